@@ -27,6 +27,11 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; only this API is exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define GOR_NANOSECOND  ((int64_t)1)
 #define GOR_MICROSECOND ((int64_t)1000)
 #define GOR_MILLISECOND ((int64_t)1000000)
@@ -86,6 +91,10 @@ int64_t gor_now(void);
 
 #ifndef GOR_NO_SHORT_NAMES
 #define go(fn, arg) gor_go((fn), (arg))
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
 #endif
 
 #ifdef __cplusplus

@@ -1,0 +1,1606 @@
+/*
+ * proc.c - goroutines and the G/M/P scheduler, after Go's runtime/proc.go.
+ *
+ * Read this file beside proc.go: the functions carry Go's names (schedule,
+ * findrunnable, execute, runqput, runqget, runqsteal, globrunqput, gopark,
+ * goready, wakep, startm, stopm, handoffp, startlockedm, stopTheWorld,
+ * procresize) and do the same jobs. Where gor differs, the comment there
+ * says why. docs/internals.md walks a goroutine's life through them.
+ *
+ * The design in a paragraph. There are exactly MAXPROCS Ps. An M runs
+ * goroutine code only while it holds a P, so at most MAXPROCS threads run
+ * goroutines at any instant. New and readied goroutines go to the current
+ * P's local queue (runnext first), overflow to the global queue; an M that
+ * runs out of work takes from the global queue, then steals half of
+ * another P's queue, then gives up its P and sleeps on a futex. At most
+ * one sleeping M has a timeout: the earliest timer of any P.
+ *
+ * Spinning. An M looking for work with a P but finding none yet is
+ * "spinning" (sched.nmspinning counts them). wakep starts a spinning M only
+ * when there is an idle P and nobody spins already, so a burst of readied
+ * goroutines costs at most one thread wake-up; a spinning M that finds work
+ * stops spinning and calls wakep so that the next one looks too. The race
+ * in proc.go's header (work submitted just as the last spinning M gives
+ * up) is closed the same way: a spinning M that gives up its P decrements
+ * nmspinning first and then looks at every run queue once more.
+ *
+ * Switching, and how gor differs from Go. Go always switches a parking
+ * goroutine to its M's g0 stack (mcall), then picks the next goroutine
+ * from there: two switches per hand-off. gor switches straight from one
+ * goroutine to the next when the next is at hand in the local queue, and
+ * goes through g0 only to look further or to sleep. The danger of a
+ * direct switch is publishing the old goroutine (putting it on a queue,
+ * unlocking the channel it waits on) before its registers are saved: a
+ * thief could resume it on another thread while this one still runs on
+ * its stack. So the old goroutine is published by the *new* side, right
+ * after the switch: the M records what is to be done (m->after, aftergp,
+ * unlockf) and every place where a switch returns calls finish_after().
+ * Invariant: between setting m->after and finish_after, no other thread
+ * can reach aftergp.
+ *
+ * Threads that call into the runtime on their own (main, or any pthread)
+ * are adopted: they get an M whose lockedg is a G running on the thread's
+ * own stack, and a g0 on a stack of its own. Unlike Go's locked Ms, such
+ * an M runs other goroutines while its own is parked, as main's M does in
+ * Go (where main is not locked), because a locked M that only ever ran
+ * its own goroutine would pay a futex wake-up on every hand-off between
+ * main and a worker. A locked G that becomes runnable is delivered to its
+ * M's mailbox (m->readyg) if that M is active; if the M sleeps, it is
+ * given an idle P, or the G waits on a run queue until an M dequeues it
+ * and hands its own P over (startlockedm). Invariant: m->idle, under
+ * sched.lock, is true exactly while the M has committed to sleep without
+ * a P, and an M checks its mailbox under sched.lock before committing.
+ *
+ * Locking rules:
+ *   sched.lock: midle/nmidle, pidle (npidle is also read without it),
+ *     global run queue, global G free list, allm, m->idle, stop-the-world
+ *     state, the timed sleeper.
+ *   P run queues: lock-free. runqtail is written by the owner only,
+ *     runqhead is advanced by CAS by the owner and thieves, slots are
+ *     written by the owner only at tail and read by thieves before their
+ *     CAS on head (a failed CAS discards what they read).
+ *   Other P fields: only the M holding the P (owner). Statistics are
+ *     written by the owner with load+store and may be read by anyone.
+ *   G fields: whoever holds the G (see runtime.h). status is atomic.
+ *   The allg list: push-only with CAS, never unlinked.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#ifdef GOR_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef GOR_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+struct sched sched;
+struct gor_p *allp[GOR_MAXPROCS_LIMIT];
+atomic_u32 gomaxprocs;
+struct gor_counters counters;
+atomic_ptr allglist;              /* newest G first, linked by alllink */
+static atomic_u64 goidgen;        /* ids are handed out in batches */
+static atomic_u64 nadopted;       /* live adopted goroutines */
+static atomic_u64 exitedfolded;   /* exits counted on destroyed Ps */
+static atomic_u64 createdfolded;
+static uint32_t stealorder[GOR_MAXPROCS_LIMIT]; /* coprimes of gomaxprocs */
+static uint32_t nstealorder;
+static pthread_once_t initonce = PTHREAD_ONCE_INIT;
+static pthread_key_t threadkey;   /* adopted threads: destructor releases */
+static bool runtime_started;
+
+enum { GOIDBATCH = 16, GSLAB = 256 * 1024, ADOPTED_G0_STACK = 256 * 1024 };
+
+/* ---- the current M --------------------------------------------------- */
+
+static __thread struct gor_m *tls_m __attribute__((tls_model("initial-exec")));
+static uintptr_t tls_m_offset;
+
+/*
+ * getm reads tls_m through the thread pointer register inside an asm
+ * volatile, which the compiler must execute afresh each time. A plain
+ * read of a __thread variable lets the compiler keep its address across a
+ * call, and a goroutine that parked on one thread may resume on another.
+ * Static TLS (initial-exec) sits at the same offset from the thread
+ * pointer in every thread, which makes the offset safe to compute once.
+ */
+static inline uintptr_t threadpointer(void)
+{
+	uintptr_t tp;
+#if defined(__x86_64__)
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
+#else
+#error "gor supports x86-64 and aarch64"
+#endif
+	return tp;
+}
+
+struct gor_m *getm(void)
+{
+	return *(struct gor_m **)(threadpointer() + tls_m_offset);
+}
+
+static void setm(struct gor_m *mp)
+{
+	tls_m = mp;
+}
+
+struct gor_g *getg(void)
+{
+	struct gor_m *mp = tls_m_offset ? getm() : NULL;
+	return mp ? mp->curg : NULL;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static inline void pstat_inc(atomic_u64 *c)
+{
+	atomic_store_u64(c, atomic_load_u64(c) + 1);
+}
+
+static inline void casgstatus(struct gor_g *gp, uint32_t to)
+{
+	atomic_store_rel_u32(&gp->status, to);
+}
+
+uint32_t fastrandn(uint32_t n)
+{
+	struct gor_m *mp = getm();
+	uint64_t x = mp ? mp->fastrand : (uint64_t)nanotime();
+	/* wyrand: one multiply, good enough for victim and case selection */
+	x += 0xa0761d6478bd642full;
+	if (mp)
+		mp->fastrand = x;
+	__uint128_t r = (__uint128_t)x * (x ^ 0xe7037ed1a0b428dbull);
+	uint32_t v = (uint32_t)((uint64_t)(r >> 64) ^ (uint64_t)r);
+	return (uint32_t)(((uint64_t)v * n) >> 32);
+}
+
+/* ---- local run queue (runq*) ----------------------------------------- */
+
+static inline bool runqempty(struct gor_p *pp)
+{
+	/* Go reads head, tail, runnext, and tail again, so that a G moving
+	 * from runnext to the queue is not missed in between. */
+	for (;;) {
+		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
+		uint32_t tail = atomic_load_acq_u32(&pp->runqtail);
+		void *next = atomic_load_acq_ptr(&pp->runnext);
+		if (tail == atomic_load_acq_u32(&pp->runqtail))
+			return head == tail && next == NULL;
+	}
+}
+
+static void globrunqputbatch(struct gor_g *head, struct gor_g *tail, uint32_t n);
+
+/* Moves half the local queue plus gp to the global queue: the local queue
+ * is full. Owner only. False if a thief got in first (retry locally). */
+static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
+{
+	struct gor_g *batch[RUNQ_SIZE / 2 + 1];
+	uint32_t n = (tail - head) / 2;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = atomic_load_ptr(&pp->runq[(head + i) % RUNQ_SIZE]);
+	if (!atomic_cas_rel_u32(&pp->runqhead, head, head + n))
+		return false;
+	batch[n] = gp;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->schedlink = batch[i + 1];
+	lock(&sched.lock);
+	globrunqputbatch(batch[0], batch[n], n + 1);
+	unlock(&sched.lock);
+	return true;
+}
+
+/* Puts gp on pp's queue; next puts it in runnext, kicking the old runnext
+ * to the tail. Owner only. */
+static void runqput(struct gor_p *pp, struct gor_g *gp, bool next)
+{
+	if (next) {
+		gp = atomic_xchg_ptr(&pp->runnext, gp);
+		if (gp == NULL)
+			return;
+	}
+	for (;;) {
+		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
+		uint32_t tail = atomic_load_u32(&pp->runqtail);
+		if (tail - head < RUNQ_SIZE) {
+			atomic_store_ptr(&pp->runq[tail % RUNQ_SIZE], gp);
+			atomic_store_rel_u32(&pp->runqtail, tail + 1);
+			return;
+		}
+		if (runqputslow(pp, gp, head, tail))
+			return;
+	}
+}
+
+/* Takes the next G from pp's queue. Owner only. */
+static struct gor_g *runqget(struct gor_p *pp)
+{
+	struct gor_g *next = atomic_load_ptr(&pp->runnext);
+	if (next != NULL && atomic_cas_ptr(&pp->runnext, next, NULL))
+		return next;
+	for (;;) {
+		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
+		uint32_t tail = atomic_load_u32(&pp->runqtail);
+		if (tail == head)
+			return NULL;
+		struct gor_g *gp = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]);
+		if (atomic_cas_rel_u32(&pp->runqhead, head, head + 1))
+			return gp;
+	}
+}
+
+/* Copies half of victim's queue into batch starting at batchhead; returns
+ * how many. May take runnext too when stealnext (the last resort). */
+static uint32_t runqgrab(struct gor_p *victim, atomic_ptr *batch, uint32_t batchhead, bool stealnext)
+{
+	for (;;) {
+		uint32_t head = atomic_load_acq_u32(&victim->runqhead);
+		uint32_t tail = atomic_load_acq_u32(&victim->runqtail);
+		uint32_t n = tail - head;
+		n = n - n / 2;
+		if (n == 0) {
+			if (!stealnext)
+				return 0;
+			struct gor_g *next = atomic_load_ptr(&victim->runnext);
+			if (next == NULL)
+				return 0;
+			/* A running victim is likely about to run its runnext
+			 * (it was just readied by the running G, which is about
+			 * to block): give it a moment, as Go does, rather than
+			 * bounce the pair across cores. */
+			if (atomic_load_u32(&victim->status) == P_RUNNING)
+				usleep(3);
+			if (!atomic_cas_ptr(&victim->runnext, next, NULL))
+				continue;
+			atomic_store_ptr(&batch[batchhead % RUNQ_SIZE], next);
+			return 1;
+		}
+		if (n > RUNQ_SIZE / 2)
+			continue; /* head and tail read at different times */
+		for (uint32_t i = 0; i < n; i++) {
+			void *g = atomic_load_ptr(&victim->runq[(head + i) % RUNQ_SIZE]);
+			atomic_store_ptr(&batch[(batchhead + i) % RUNQ_SIZE], g);
+		}
+		if (atomic_cas_rel_u32(&victim->runqhead, head, head + n))
+			return n;
+	}
+}
+
+/* Steals half of victim's queue into pp's, returning one G to run. */
+static struct gor_g *runqsteal(struct gor_p *pp, struct gor_p *victim, bool stealnext)
+{
+	uint32_t tail = atomic_load_u32(&pp->runqtail);
+	uint32_t n = runqgrab(victim, pp->runq, tail, stealnext);
+	if (n == 0)
+		return NULL;
+	pstat_inc(&pp->nsteal);
+	n--;
+	struct gor_g *gp = atomic_load_ptr(&pp->runq[(tail + n) % RUNQ_SIZE]);
+	if (n > 0)
+		atomic_store_rel_u32(&pp->runqtail, tail + n);
+	return gp;
+}
+
+/* ---- global run queue, under sched.lock ---------------------------------- */
+
+static void globrunqput(struct gor_g *gp)
+{
+	gp->schedlink = NULL;
+	if (sched.runqtail)
+		sched.runqtail->schedlink = gp;
+	else
+		sched.runqhead = gp;
+	sched.runqtail = gp;
+	atomic_store_u32(&sched.runqsize, atomic_load_u32(&sched.runqsize) + 1);
+}
+
+static void globrunqputbatch(struct gor_g *head, struct gor_g *tail, uint32_t n)
+{
+	tail->schedlink = NULL;
+	if (sched.runqtail)
+		sched.runqtail->schedlink = head;
+	else
+		sched.runqhead = head;
+	sched.runqtail = tail;
+	atomic_store_u32(&sched.runqsize, atomic_load_u32(&sched.runqsize) + n);
+}
+
+/* Takes a fair share of the global queue: one to return, the rest onto
+ * pp's local queue. max 0 means no limit beyond the fair share. */
+static struct gor_g *globrunqget(struct gor_p *pp, uint32_t max)
+{
+	uint32_t size = atomic_load_u32(&sched.runqsize);
+	if (size == 0)
+		return NULL;
+	uint32_t n = size / atomic_load_u32(&gomaxprocs) + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > RUNQ_SIZE / 2)
+		n = RUNQ_SIZE / 2;
+	atomic_store_u32(&sched.runqsize, size - n);
+	struct gor_g *gp = sched.runqhead;
+	sched.runqhead = gp->schedlink;
+	while (--n > 0) {
+		struct gor_g *g1 = sched.runqhead;
+		sched.runqhead = g1->schedlink;
+		runqput(pp, g1, false);
+	}
+	if (sched.runqhead == NULL)
+		sched.runqtail = NULL;
+	return gp;
+}
+
+/* ---- idle Ps and Ms, under sched.lock ------------------------------------ */
+
+static void pidleput(struct gor_p *pp)
+{
+	atomic_store_u32(&pp->status, P_IDLE);
+	pp->link = sched.pidle;
+	sched.pidle = pp;
+	atomic_add_u32(&sched.npidle, 1);
+}
+
+static struct gor_p *pidleget(void)
+{
+	struct gor_p *pp = sched.pidle;
+	if (pp) {
+		sched.pidle = pp->link;
+		atomic_add_u32(&sched.npidle, -1);
+	}
+	return pp;
+}
+
+static void mput(struct gor_m *mp)
+{
+	mp->schedlink = sched.midle;
+	sched.midle = mp;
+	sched.nmidle++;
+}
+
+static struct gor_m *mget(void)
+{
+	struct gor_m *mp = sched.midle;
+	if (mp) {
+		sched.midle = mp->schedlink;
+		sched.nmidle--;
+	}
+	return mp;
+}
+
+static void acquirep(struct gor_m *mp, struct gor_p *pp)
+{
+	mp->p = pp;
+	pp->m = mp;
+	atomic_store_u32(&pp->status, P_RUNNING);
+}
+
+static struct gor_p *releasep(struct gor_m *mp)
+{
+	struct gor_p *pp = mp->p;
+	pp->m = NULL;
+	mp->p = NULL;
+	return pp;
+}
+
+/* ---- G allocation and free lists ------------------------------------ */
+
+static uint64_t newgoid(struct gor_p *pp)
+{
+	if (pp->goidcache == pp->goidcacheend) {
+		pp->goidcache = atomic_add_u64(&goidgen, GOIDBATCH) - GOIDBATCH + 1;
+		pp->goidcacheend = pp->goidcache + GOIDBATCH;
+	}
+	return pp->goidcache++;
+}
+
+/* A fresh G from pp's slab. Gs are never freed (as in Go): they go to free
+ * lists, and allglist keeps every one for dumps and the deadlock check. */
+static void allgadd(struct gor_g *gp)
+{
+	gp->alllink = atomic_load_ptr(&allglist);
+	while (!atomic_cas_ptr(&allglist, gp->alllink, gp))
+		gp->alllink = atomic_load_ptr(&allglist);
+}
+
+static struct gor_g *malg(struct gor_p *pp)
+{
+	size_t sz = (sizeof(struct gor_g) + 63) & ~(size_t)63;
+	struct gor_g *gp;
+	if (pp == NULL) {
+		/* an adopted thread that holds no P yet */
+		if (posix_memalign((void **)&gp, 64, sz) != 0)
+			return NULL;
+		memset(gp, 0, sz);
+		allgadd(gp);
+		return gp;
+	}
+	if (pp->gslab + sz > pp->gslabend) {
+		char *slab = mmap(NULL, GSLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (slab == MAP_FAILED)
+			return NULL;
+		pp->gslab = slab;
+		pp->gslabend = slab + GSLAB;
+	}
+	gp = (struct gor_g *)pp->gslab;
+	pp->gslab += sz;
+	allgadd(gp);
+	return gp;
+}
+
+/* Puts a dead G on pp's free list, keeping a default-size stack with it. */
+static void gfput(struct gor_p *pp, struct gor_g *gp)
+{
+	if (gp->stack.lo && (gp->nativestack || gp->stack.size != stack_default_size())) {
+		if (!gp->nativestack)
+			stackfree(&pp->stackcache, &gp->stack);
+		memset(&gp->stack, 0, sizeof gp->stack);
+	}
+#ifdef GOR_TSAN
+	if (gp->nativestack)
+		gp->tsan_fiber = NULL; /* the thread's own fiber, not ours */
+#endif
+	gp->nativestack = 0;
+	gp->ctx.sp = NULL;
+	gp->schedlink = pp->gfree;
+	pp->gfree = gp;
+	if (++pp->gfreecnt < GFREE_LOCAL_MAX)
+		return;
+	/* Spill half to the global list; their stacks go to the stack pool,
+	 * which bounds what it keeps. */
+	lock(&sched.lock);
+	while (pp->gfreecnt > GFREE_LOCAL_MAX / 2) {
+		struct gor_g *g1 = pp->gfree;
+		pp->gfree = g1->schedlink;
+		pp->gfreecnt--;
+		if (g1->stack.lo) {
+			stackfree(&pp->stackcache, &g1->stack);
+			memset(&g1->stack, 0, sizeof g1->stack);
+		}
+		g1->schedlink = sched.gfree;
+		sched.gfree = g1;
+		sched.ngfree++;
+	}
+	unlock(&sched.lock);
+}
+
+static struct gor_g *gfget(struct gor_p *pp)
+{
+	if (pp->gfree == NULL && sched.gfree != NULL) {
+		lock(&sched.lock);
+		while (pp->gfreecnt < GFREE_LOCAL_MAX / 2 && sched.gfree) {
+			struct gor_g *g1 = sched.gfree;
+			sched.gfree = g1->schedlink;
+			sched.ngfree--;
+			g1->schedlink = pp->gfree;
+			pp->gfree = g1;
+			pp->gfreecnt++;
+		}
+		unlock(&sched.lock);
+	}
+	struct gor_g *gp = pp->gfree;
+	if (gp) {
+		pp->gfree = gp->schedlink;
+		pp->gfreecnt--;
+	}
+	return gp;
+}
+
+/* ---- switching --------------------------------------------------------- */
+
+static void finish_after(struct gor_m *mp);
+static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
+
+/* Switches this M from goroutine `from` to `to` (either may be g0) and
+ * returns, on from's side, the M that later switches back to it. */
+static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct gor_g *to)
+{
+	mp->curg = to == &mp->g0 ? NULL : to;
+	to->m = mp;
+	if (unlikely(!stack_canary_ok(&from->stack)))
+		gor_fatal("stack overflow", "a goroutine's stack canary was overwritten (unguarded stack)");
+#ifdef GOR_ASAN
+	__sanitizer_start_switch_fiber(atomic_load_u32(&from->status) == G_DEAD ? NULL : &from->asan_fake_stack,
+				       to->stack.lo, to->stack.size);
+#endif
+#ifdef GOR_TSAN
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	struct gor_m *back = gor_ctx_switch(&from->ctx, &to->ctx, mp);
+#ifdef GOR_ASAN
+	__sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
+#endif
+	return back;
+}
+
+static void goentry(void *transfer);
+
+/* Prepares gp to run on mp: binds a stack to a G that has never run. */
+static void execute_prep(struct gor_m *mp, struct gor_g *gp)
+{
+	struct gor_p *pp = mp->p;
+	if (gp->ctx.sp == NULL) {
+		if (gp->stack.lo == NULL &&
+		    stackalloc(&pp->stackcache, gp->stacksize, &gp->stack) != 0)
+			gor_fatal("out of memory", "cannot allocate a goroutine stack");
+		gor_ctx_make(&gp->ctx, gp->stack.hi, goentry);
+#ifdef GOR_TSAN
+		if (gp->tsan_fiber == NULL)
+			gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	}
+	casgstatus(gp, G_RUNNING);
+	pstat_inc(&pp->nswitch);
+}
+
+/* A G to run next without leaving this goroutine's stack, or NULL when
+ * the scheduler proper (on g0) must look: global queue fairness, timers
+ * due, stop-the-world, preemption. */
+static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp)
+{
+	struct gor_g *gp;
+	if (unlikely(atomic_load_ptr(&mp->readyg) != NULL))
+		return atomic_xchg_ptr(&mp->readyg, NULL);
+	if (unlikely(atomic_load_u32(&sched.gcwaiting)))
+		return NULL;
+	if (unlikely(++mp->schedtick % 61 == 0) && atomic_load_u32(&sched.runqsize) > 0)
+		return NULL;
+	int64_t when0 = (int64_t)atomic_load_u64(&pp->timers.when0);
+	if (unlikely(when0 != INT64_MAX) && when0 <= nanotime())
+		return NULL;
+	gp = runqget(pp);
+	if (gp && unlikely(gp->lockedm != NULL && gp->lockedm != mp)) {
+		mp->pendingg = gp; /* g0 hands it over; see schedule */
+		return NULL;
+	}
+	return gp;
+}
+
+/* Switches away from the running goroutine gp, which has been told what
+ * happens to it (after), and returns when something resumes it. */
+static void gosched_from(struct gor_g *gp, uint8_t after)
+{
+	struct gor_m *mp = gp->m;
+	struct gor_p *pp = mp->p;
+	mp->after = after;
+	mp->aftergp = gp;
+	struct gor_g *next = fastpick(mp, pp);
+	if (next) {
+		execute_prep(mp, next);
+		mp = gswitch(mp, gp, next);
+	} else {
+		mp = gswitch(mp, gp, &mp->g0);
+	}
+	finish_after(mp);
+}
+
+/* Runs on the side that was switched to: publishes the goroutine that
+ * was switched away from (see "Switching" above). */
+static void finish_after(struct gor_m *mp)
+{
+	uint8_t after = mp->after;
+	if (after == AFTER_NONE)
+		return;
+	struct gor_g *gp = mp->aftergp;
+	mp->after = AFTER_NONE;
+	mp->aftergp = NULL;
+	switch (after) {
+	case AFTER_RUNQ:
+		casgstatus(gp, G_RUNNABLE);
+		runqput(mp->p, gp, false);
+		break;
+	case AFTER_GLOBRUNQ:
+		casgstatus(gp, G_RUNNABLE);
+		lock(&sched.lock);
+		globrunqput(gp);
+		unlock(&sched.lock);
+		break;
+	case AFTER_PARK: {
+		bool (*unlockf)(struct gor_g *, void *) = mp->unlockf;
+		void *arg = mp->unlockarg;
+		mp->unlockf = NULL;
+		casgstatus(gp, G_WAITING);
+		pstat_inc(&mp->p->npark);
+		if (unlockf && !unlockf(gp, arg)) {
+			casgstatus(gp, G_RUNNABLE);
+			if (gp->lockedm)
+				ready_locked(mp, gp, false);
+			else
+				runqput(mp->p, gp, true);
+		}
+		break;
+	}
+	case AFTER_EXIT:
+#ifdef GOR_TSAN
+		if (gp->tsan_fiber && !gp->nativestack) {
+			__tsan_destroy_fiber(gp->tsan_fiber);
+			gp->tsan_fiber = NULL;
+		}
+#endif
+		gfput(mp->p, gp);
+		break;
+	}
+}
+
+/* ---- parking and readying ------------------------------------------- */
+
+void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting)
+{
+	struct gor_g *gp = getg();
+	struct gor_m *mp = gp->m;
+	gp->waitreason = (uint16_t)r;
+	gp->waiting = waiting;
+	gp->waitsince = nanotime();
+	mp->unlockf = unlockf;
+	mp->unlockarg = arg;
+	gosched_from(gp, AFTER_PARK);
+	gp->waiting = NULL;
+	gp->waitreason = WAIT_NONE;
+}
+
+static void wakep(void);
+
+void goready(struct gor_g *gp, bool next)
+{
+	struct gor_m *mp = getm();
+	casgstatus(gp, G_RUNNABLE);
+	if (unlikely(gp->lockedm != NULL)) {
+		ready_locked(mp, gp, false);
+		return;
+	}
+	runqput(mp->p, gp, next);
+	wakep();
+}
+
+/*
+ * Delivers a runnable G that is bound to a thread (gp->lockedm). self is
+ * the calling M, which holds a P. If the bound M is active it finds gp in
+ * its mailbox at its next scheduling point; if it sleeps, it is handed an
+ * idle P, or (mayhandoff, on g0 only) self's own P. Otherwise gp waits on
+ * the global queue, and whoever dequeues it comes back here.
+ * Returns nothing; when self hands its P over, it stops (see startlockedm).
+ */
+static bool startlockedm(struct gor_m *self, struct gor_g *gp);
+
+static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff)
+{
+	struct gor_m *mp = gp->lockedm;
+	if (mp == self) {
+		atomic_store_ptr(&mp->readyg, gp);
+		return;
+	}
+	lock(&sched.lock);
+	if (!mp->idle) {
+		atomic_store_ptr(&mp->readyg, gp);
+		unlock(&sched.lock);
+		return;
+	}
+	struct gor_p *pp = pidleget();
+	if (pp) {
+		mp->idle = false;
+		mp->nextp = pp;
+		atomic_store_ptr(&mp->readyg, gp);
+		unlock(&sched.lock);
+		notewakeup(&mp->park);
+		return;
+	}
+	if (mayhandoff && startlockedm(self, gp))
+		return; /* startlockedm released sched.lock */
+	globrunqput(gp);
+	unlock(&sched.lock);
+}
+
+void goready_from_timer(void *arg, int64_t now)
+{
+	(void)now;
+	goready(arg, false);
+}
+
+/* ---- Ms: creation, sleep and wake-up -------------------------------- */
+
+static void *mstart(void *arg);
+static void schedule(struct gor_m *mp) __attribute__((noreturn));
+
+static struct gor_m *allocm(void)
+{
+	struct gor_m *mp = calloc(1, sizeof *mp);
+	if (mp == NULL)
+		return NULL;
+	mp->fastrand = (uint64_t)nanotime() ^ (uint64_t)(uintptr_t)mp;
+	lock(&sched.lock);
+	mp->id = sched.mnext++;
+	mp->alllink = sched.allm;
+	sched.allm = mp;
+	sched.mcount++;
+	unlock(&sched.lock);
+	atomic_inc_stat(&counters.threads);
+	return mp;
+}
+
+/* Starts a new thread to run pp (which it holds from the start). */
+static void newm(struct gor_p *pp, bool spinning)
+{
+	struct gor_m *mp = allocm();
+	pthread_attr_t attr;
+	pthread_t th;
+	int err = ENOMEM;
+	if (mp) {
+		mp->nextp = pp;
+		mp->spinning = spinning;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 512 * 1024);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&th, &attr, mstart, mp);
+		pthread_attr_destroy(&attr);
+	}
+	if (err != 0) {
+		char detail[64];
+		snprintf(detail, sizeof detail, "pthread_create: %s", strerror(err));
+		gor_fatal("cannot create an OS thread", detail);
+	}
+}
+
+/* Sleeps until startm or ready_locked hands this M a P. An M bound to a
+ * thread's goroutine never joins the idle list: only its own goroutine
+ * becoming runnable wakes it. Called with sched.lock held; returns
+ * holding the new P, without the lock. */
+static void stopm_locked(struct gor_m *mp)
+{
+	mp->idle = true;
+	if (mp->lockedg == NULL)
+		mput(mp);
+	noteclear(&mp->park);
+	unlock(&sched.lock);
+	notesleep(&mp->park);
+	struct gor_p *pp = mp->nextp;
+	mp->nextp = NULL;
+	acquirep(mp, pp);
+}
+
+/* Starts an M to run pp (an idle P if NULL), waking an idle one if any. */
+static void startm(struct gor_p *pp, bool spinning)
+{
+	lock(&sched.lock);
+	if (pp == NULL) {
+		pp = pidleget();
+		if (pp == NULL) {
+			unlock(&sched.lock);
+			if (spinning)
+				atomic_add_u32(&sched.nmspinning, -1);
+			return;
+		}
+	}
+	struct gor_m *mp = mget();
+	if (mp)
+		mp->idle = false;
+	unlock(&sched.lock);
+	if (mp == NULL) {
+		newm(pp, spinning);
+		return;
+	}
+	mp->spinning = spinning;
+	mp->nextp = pp;
+	notewakeup(&mp->park);
+}
+
+/* Tries to add one spinning M when there is an idle P and nobody looks
+ * for work already: called when a goroutine becomes runnable. */
+static void wakep(void)
+{
+	if (atomic_load_u32(&sched.npidle) == 0)
+		return;
+	if (atomic_load_u32(&sched.nmspinning) != 0 || !atomic_cas_u32(&sched.nmspinning, 0, 1))
+		return;
+	startm(NULL, true);
+}
+
+static void resetspinning(struct gor_m *mp)
+{
+	mp->spinning = false;
+	if (atomic_add_u32(&sched.nmspinning, -1) == 0)
+		wakep();
+}
+
+/* Hands self's P to gp's thread and stops self (Go's startlockedm).
+ * Called on g0 with sched.lock held and gp's M idle; returns false, still
+ * holding the lock, when self may not give its P away. */
+static bool startlockedm(struct gor_m *self, struct gor_g *gp)
+{
+	struct gor_m *mp = gp->lockedm;
+	if (self->curg != NULL || self->p == NULL)
+		return false;
+	struct gor_p *pp = releasep(self);
+	mp->idle = false;
+	mp->nextp = pp;
+	atomic_store_ptr(&mp->readyg, gp);
+	notewakeup(&mp->park);
+	if (self->spinning) {
+		self->spinning = false;
+		atomic_add_u32(&sched.nmspinning, -1);
+	}
+	stopm_locked(self);
+	return true;
+}
+
+/* ---- stop the world (for procresize) ------------------------------------ */
+
+/* Gives up the P for a pending stop-the-world and sleeps until restarted.
+ * A locked M's pending goroutine goes back on the P's queue, so that the
+ * restart finds it. */
+static void gcstopm(struct gor_m *mp)
+{
+	struct gor_g *rg = atomic_xchg_ptr(&mp->readyg, NULL);
+	if (rg)
+		runqput(mp->p, rg, false);
+	if (mp->spinning) {
+		mp->spinning = false;
+		atomic_add_u32(&sched.nmspinning, -1);
+	}
+	struct gor_p *pp = releasep(mp);
+	lock(&sched.lock);
+	atomic_store_u32(&pp->status, P_STOPPED);
+	if (--sched.stopwait == 0)
+		notewakeup(&sched.stopnote);
+	stopm_locked(mp);
+}
+
+static void stopTheWorld(struct gor_m *mp)
+{
+	lock(&sched.lock);
+	sched.stopwait = (int32_t)atomic_load_u32(&gomaxprocs);
+	atomic_store_u32(&sched.gcwaiting, 1);
+	atomic_store_u32(&mp->p->status, P_STOPPED);
+	sched.stopwait--;
+	struct gor_p *pp;
+	while ((pp = pidleget()) != NULL) {
+		atomic_store_u32(&pp->status, P_STOPPED);
+		sched.stopwait--;
+	}
+	for (uint32_t i = 0; i < atomic_load_u32(&gomaxprocs); i++) {
+		pp = allp[i];
+		if (atomic_load_u32(&pp->status) == P_SYSCALL &&
+		    atomic_cas_u32(&pp->status, P_SYSCALL, P_STOPPED))
+			sched.stopwait--;
+	}
+	bool wait = sched.stopwait > 0;
+	noteclear(&sched.stopnote);
+	unlock(&sched.lock);
+	if (wait)
+		notesleep(&sched.stopnote);
+}
+
+static void startTheWorld(struct gor_p *runnable);
+
+/* ---- Ps: creation and resizing -------------------------------------- */
+
+static struct gor_p *newp(int32_t id)
+{
+	struct gor_p *pp = allp[id];
+	if (pp == NULL) {
+		if (posix_memalign((void **)&pp, 64, sizeof *pp) != 0)
+			gor_fatal("out of memory", "cannot allocate a P");
+		memset(pp, 0, sizeof *pp);
+		pp->id = id;
+		atomic_store_u64(&pp->timers.when0, INT64_MAX);
+		allp[id] = pp;
+	}
+	atomic_store_u32(&pp->status, P_STOPPED);
+	return pp;
+}
+
+static uint32_t gcd(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Frees what a P being retired holds, into the global structures and the
+ * P `to` (held by the caller). Called during stop-the-world. */
+static void destroyp(struct gor_p *pp, struct gor_p *to)
+{
+	struct gor_g *gp;
+	while ((gp = runqget(pp)) != NULL)
+		globrunqput(gp);
+	timers_destroy(pp, to);
+	while (pp->gfree) {
+		gp = pp->gfree;
+		pp->gfree = gp->schedlink;
+		if (gp->stack.lo) {
+			stackfree(&to->stackcache, &gp->stack);
+			memset(&gp->stack, 0, sizeof gp->stack);
+		}
+		gp->schedlink = sched.gfree;
+		sched.gfree = gp;
+		sched.ngfree++;
+	}
+	pp->gfreecnt = 0;
+	stackcache_flush(&pp->stackcache);
+	atomic_add_u64(&createdfolded, (int64_t)atomic_load_u64(&pp->ncreated));
+	atomic_add_u64(&exitedfolded, (int64_t)atomic_load_u64(&pp->nexited));
+	atomic_add_u64(&counters.switches, (int64_t)atomic_load_u64(&pp->nswitch));
+	atomic_add_u64(&counters.steals, (int64_t)atomic_load_u64(&pp->nsteal));
+	atomic_add_u64(&counters.parks, (int64_t)atomic_load_u64(&pp->npark));
+	atomic_add_u64(&counters.preempts, (int64_t)atomic_load_u64(&pp->npreempt));
+	atomic_store_u64(&pp->ncreated, 0);
+	atomic_store_u64(&pp->nexited, 0);
+	atomic_store_u64(&pp->nswitch, 0);
+	atomic_store_u64(&pp->nsteal, 0);
+	atomic_store_u64(&pp->npark, 0);
+	atomic_store_u64(&pp->npreempt, 0);
+	atomic_store_u32(&pp->status, P_DEAD);
+}
+
+/*
+ * Changes the number of Ps to nprocs. The world is stopped (or not yet
+ * started) and sched.lock is held. mp keeps its P if that survives, else
+ * takes allp[0]. Returns the list (by link) of Ps with local work, for
+ * startTheWorld to start Ms on; the other Ps go idle.
+ */
+static struct gor_p *procresize(struct gor_m *mp, uint32_t nprocs)
+{
+	uint32_t old = atomic_load_u32(&gomaxprocs);
+	for (uint32_t i = 0; i < nprocs; i++)
+		newp((int32_t)i);
+	struct gor_p *to = (mp->p && (uint32_t)mp->p->id < nprocs) ? mp->p : allp[0];
+	for (uint32_t i = nprocs; i < old; i++)
+		destroyp(allp[i], to);
+	if (mp->p != to) {
+		if (mp->p)
+			releasep(mp);
+		acquirep(mp, to);
+	} else {
+		atomic_store_u32(&to->status, P_RUNNING);
+	}
+	atomic_store_u32(&gomaxprocs, nprocs);
+	nstealorder = 0;
+	for (uint32_t i = 1; i <= nprocs; i++)
+		if (gcd(i, nprocs) == 1)
+			stealorder[nstealorder++] = i;
+	struct gor_p *runnable = NULL;
+	sched.pidle = NULL;
+	atomic_store_u32(&sched.npidle, 0);
+	for (int32_t i = (int32_t)nprocs - 1; i >= 0; i--) {
+		struct gor_p *pp = allp[i];
+		if (pp == to)
+			continue;
+		if (runqempty(pp)) {
+			pidleput(pp);
+		} else {
+			atomic_store_u32(&pp->status, P_IDLE);
+			pp->link = runnable;
+			runnable = pp;
+		}
+	}
+	return runnable;
+}
+
+static void startTheWorld(struct gor_p *runnable)
+{
+	lock(&sched.lock);
+	atomic_store_u32(&sched.gcwaiting, 0);
+	unlock(&sched.lock);
+	while (runnable) {
+		struct gor_p *pp = runnable;
+		runnable = pp->link;
+		startm(pp, false);
+	}
+	wakep();
+}
+
+/* ---- the scheduler ------------------------------------------------------ */
+
+/* Takes the mailbox, or NULL. */
+static inline struct gor_g *take_readyg(struct gor_m *mp)
+{
+	if (atomic_load_ptr(&mp->readyg) == NULL)
+		return NULL;
+	return atomic_xchg_ptr(&mp->readyg, NULL);
+}
+
+/* Runs due timers on every P: an M that found nothing locally does this
+ * so that idle Ps' timers fire. Returns the earliest remaining when. */
+static int64_t checkalltimers(struct gor_m *mp, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	uint32_t n = atomic_load_u32(&gomaxprocs);
+	for (uint32_t i = 0; i < n; i++) {
+		struct gor_p *p2 = allp[i];
+		int64_t w = (int64_t)atomic_load_u64(&p2->timers.when0);
+		if (w <= now)
+			w = checktimers(p2, now);
+		(void)mp;
+		if (w < next)
+			next = w;
+	}
+	return next;
+}
+
+/* Steals from other Ps in a random order, four rounds, the last one also
+ * taking a victim's runnext. */
+static struct gor_g *stealwork(struct gor_m *mp)
+{
+	struct gor_p *pp = mp->p;
+	uint32_t n = atomic_load_u32(&gomaxprocs);
+	if (n < 2)
+		return NULL;
+	for (int round = 0; round < 4; round++) {
+		bool stealnext = round == 3;
+		uint32_t pos = fastrandn(n);
+		uint32_t inc = stealorder[fastrandn(nstealorder)];
+		for (uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
+			struct gor_p *victim = allp[pos];
+			if (victim == pp || atomic_load_u32(&sched.gcwaiting))
+				continue;
+			if (atomic_load_u32(&victim->status) == P_IDLE && !stealnext)
+				continue;
+			struct gor_g *gp = runqsteal(pp, victim, stealnext);
+			if (gp)
+				return gp;
+		}
+	}
+	return NULL;
+}
+
+/* The M has no P: sleeps until handed one. The first such M with a timer
+ * pending anywhere sleeps only until that timer, then takes an idle P to
+ * run it (Go's netpoll block with pollUntil). */
+static void sleep_without_p(struct gor_m *mp)
+{
+	lock(&sched.lock);
+	if (mp->lockedg && atomic_load_ptr(&mp->readyg) != NULL) {
+		struct gor_p *pp = pidleget();
+		if (pp) {
+			unlock(&sched.lock);
+			acquirep(mp, pp);
+			return;
+		}
+		/* every P is busy: queue our own G so that an M hands us its P */
+		globrunqput(atomic_xchg_ptr(&mp->readyg, NULL));
+	}
+	int64_t until = sched.timedsleeper == NULL ? timers_next() : INT64_MAX;
+	if (until == INT64_MAX) {
+		stopm_locked(mp);
+		return;
+	}
+	sched.timedsleeper = mp;
+	sched.timedsleep_until = until;
+	mp->idle = true;
+	noteclear(&mp->park);
+	unlock(&sched.lock);
+	notetsleep(&mp->park, until);
+	lock(&sched.lock);
+	if (sched.timedsleeper == mp)
+		sched.timedsleeper = NULL;
+	struct gor_p *pp = mp->nextp;
+	mp->nextp = NULL;
+	if (pp == NULL)
+		pp = pidleget();
+	if (pp == NULL) {
+		stopm_locked(mp);
+		return;
+	}
+	mp->idle = false;
+	unlock(&sched.lock);
+	acquirep(mp, pp);
+}
+
+/* Wakes the timed sleeper if `when` is earlier than it planned to wake,
+ * or gets an M going if nobody sleeps with a timeout (Go's
+ * wakeNetPoller). Called when a timer becomes its P's earliest. */
+void wake_timedsleeper(int64_t when)
+{
+	lock(&sched.lock);
+	struct gor_m *ts = sched.timedsleeper;
+	if (ts && sched.timedsleep_until > when) {
+		sched.timedsleeper = NULL;
+		unlock(&sched.lock);
+		notewakeup(&ts->park);
+		return;
+	}
+	unlock(&sched.lock);
+	if (ts == NULL)
+		wakep();
+}
+
+/* Finds a runnable goroutine, sleeping if there is none. Runs on g0 and
+ * returns holding a P. */
+static struct gor_g *findrunnable(struct gor_m *mp)
+{
+	struct gor_g *gp;
+top:
+	if (mp->p == NULL)
+		sleep_without_p(mp);
+	if (atomic_load_u32(&sched.gcwaiting)) {
+		gcstopm(mp);
+		goto top;
+	}
+	struct gor_p *pp = mp->p;
+	if ((gp = take_readyg(mp)) != NULL)
+		return gp;
+	int64_t now = nanotime();
+	if ((int64_t)atomic_load_u64(&pp->timers.when0) <= now)
+		checktimers(pp, now);
+	if ((gp = take_readyg(mp)) != NULL)
+		return gp;
+	if ((gp = runqget(pp)) != NULL)
+		return gp;
+	if (atomic_load_u32(&sched.runqsize) > 0) {
+		lock(&sched.lock);
+		gp = globrunqget(pp, 0);
+		unlock(&sched.lock);
+		if (gp)
+			return gp;
+	}
+	/* Spin only while spinning Ms are fewer than half the busy Ps:
+	 * more would burn CPU for work that is not there. */
+	uint32_t procs = atomic_load_u32(&gomaxprocs);
+	if (mp->spinning || 2 * atomic_load_u32(&sched.nmspinning) < procs - atomic_load_u32(&sched.npidle)) {
+		if (!mp->spinning) {
+			mp->spinning = true;
+			atomic_add_u32(&sched.nmspinning, 1);
+		}
+		checkalltimers(mp, now);
+		if ((gp = take_readyg(mp)) != NULL || (gp = runqget(pp)) != NULL)
+			return gp;
+		if ((gp = stealwork(mp)) != NULL)
+			return gp;
+	}
+	/* Nothing found: give up the P. */
+	lock(&sched.lock);
+	if (atomic_load_u32(&sched.gcwaiting) || atomic_load_ptr(&mp->readyg) != NULL) {
+		unlock(&sched.lock);
+		goto top;
+	}
+	if (atomic_load_u32(&sched.runqsize) > 0) {
+		gp = globrunqget(pp, 0);
+		unlock(&sched.lock);
+		return gp;
+	}
+	releasep(mp);
+	pidleput(pp);
+	unlock(&sched.lock);
+	if (mp->spinning) {
+		/* The race in the header: a goroutine readied between our last
+		 * look and the decrement would find nmspinning > 0 and not
+		 * wake anybody. Look once more after decrementing. */
+		mp->spinning = false;
+		atomic_add_u32(&sched.nmspinning, -1);
+		for (uint32_t i = 0; i < procs; i++) {
+			if (!runqempty(allp[i]) || atomic_load_u32(&sched.runqsize) > 0) {
+				lock(&sched.lock);
+				struct gor_p *p2 = pidleget();
+				unlock(&sched.lock);
+				if (p2) {
+					acquirep(mp, p2);
+					mp->spinning = true;
+					atomic_add_u32(&sched.nmspinning, 1);
+				}
+				break;
+			}
+		}
+	}
+	goto top;
+}
+
+/* The scheduler loop on g0: find a goroutine, run it, repeat. */
+static void schedule(struct gor_m *mp)
+{
+	for (;;) {
+		struct gor_g *gp = mp->pendingg;
+		mp->pendingg = NULL;
+		if (gp == NULL) {
+			gp = findrunnable(mp);
+			if (mp->spinning)
+				resetspinning(mp);
+		}
+		if (gp->lockedm != NULL && gp->lockedm != mp) {
+			ready_locked(mp, gp, true);
+			continue;
+		}
+		mp->schedtick++;
+		execute_prep(mp, gp);
+		mp = gswitch(mp, &mp->g0, gp);
+		finish_after(mp);
+	}
+}
+
+/* Entry of every goroutine started by gor_go. */
+static void goentry(void *transfer)
+{
+	struct gor_m *mp = transfer;
+#ifdef GOR_ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	finish_after(mp);
+	struct gor_g *gp = mp->curg;
+	gp->fn(gp->arg);
+	gor_exit();
+}
+
+/* Entry of an adopted thread's g0 (its own thread stack is its goroutine's). */
+static void g0entry(void *transfer)
+{
+	struct gor_m *mp = transfer;
+#ifdef GOR_ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	finish_after(mp);
+	schedule(mp);
+}
+
+static void nativestackbounds(gor_stack *s)
+{
+	pthread_attr_t attr;
+	void *addr = NULL;
+	size_t size = 0;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		pthread_attr_getstack(&attr, &addr, &size);
+		pthread_attr_destroy(&attr);
+	}
+	s->lo = addr;
+	s->hi = (char *)addr + size;
+	s->size = size;
+}
+
+/* Thread start for Ms the runtime creates: their g0 is the thread. */
+static void *mstart(void *arg)
+{
+	struct gor_m *mp = arg;
+	mp->thread = pthread_self();
+	setm(mp);
+	nativestackbounds(&mp->g0.stack);
+#ifdef GOR_TSAN
+	mp->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+	stack_thread_init();
+	casgstatus(&mp->g0, G_RUNNING);
+	struct gor_p *pp = mp->nextp;
+	mp->nextp = NULL;
+	acquirep(mp, pp);
+	schedule(mp);
+}
+
+/* ---- runtime start and thread adoption -------------------------------- */
+
+int gor_numcpu(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0) {
+		int n = CPU_COUNT(&set);
+		if (n > 0)
+			return n;
+	}
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+static void dropm(void *arg);
+
+static void schedinit(void)
+{
+	tls_m_offset = (uintptr_t)&tls_m - threadpointer();
+	if (stack_init() != 0)
+		gor_fatal("cannot start the runtime", "stack_init failed");
+	debug_init();
+	pthread_key_create(&threadkey, dropm);
+	uint32_t n = (uint32_t)gor_numcpu();
+	const char *env = getenv("GOR_MAXPROCS");
+	if (env && *env) {
+		char *end;
+		long v = strtol(env, &end, 10);
+		if (*end == '\0' && v > 0)
+			n = v > GOR_MAXPROCS_LIMIT ? GOR_MAXPROCS_LIMIT : (uint32_t)v;
+		else
+			fprintf(stderr, "gor: warning: ignoring GOR_MAXPROCS=%s (want a positive integer)\n", env);
+	}
+	struct gor_m dummy = {0};
+	lock(&sched.lock);
+	struct gor_p *runnable = procresize(&dummy, n);
+	releasep(&dummy);
+	pidleput(allp[0]);
+	unlock(&sched.lock);
+	(void)runnable; /* no P has work yet */
+	runtime_started = true;
+}
+
+/* Makes the calling thread a goroutine bound to it (see the header). */
+static struct gor_g *adopt(void)
+{
+	pthread_once(&initonce, schedinit);
+	struct gor_m *mp = allocm();
+	if (mp == NULL)
+		gor_fatal("out of memory", "cannot adopt a thread");
+	mp->thread = pthread_self();
+	mp->g0stack_len = ADOPTED_G0_STACK;
+	mp->g0stack_map = mmap(NULL, mp->g0stack_len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mp->g0stack_map == MAP_FAILED)
+		gor_fatal("out of memory", "cannot allocate a scheduler stack");
+	mp->g0.stack.lo = mp->g0stack_map;
+	mp->g0.stack.hi = (char *)mp->g0stack_map + mp->g0stack_len;
+	mp->g0.stack.size = mp->g0stack_len;
+	gor_ctx_make(&mp->g0.ctx, mp->g0.stack.hi, g0entry);
+	casgstatus(&mp->g0, G_RUNNING);
+	struct gor_g *gp = malg(NULL);
+	if (gp == NULL)
+		gor_fatal("out of memory", "cannot adopt a thread");
+	gp->nativestack = 1;
+	nativestackbounds(&gp->stack);
+	gp->goid = atomic_add_u64(&goidgen, 1);
+	gp->lockedm = mp;
+	gp->m = mp;
+	mp->lockedg = gp;
+#ifdef GOR_TSAN
+	gp->tsan_fiber = __tsan_get_current_fiber();
+	mp->g0.tsan_fiber = __tsan_create_fiber(0);
+#endif
+	atomic_add_u64(&nadopted, 1);
+	stack_thread_init();
+	setm(mp);
+	pthread_setspecific(threadkey, mp);
+	lock(&sched.lock);
+	struct gor_p *pp = pidleget();
+	unlock(&sched.lock);
+	if (pp) {
+		acquirep(mp, pp);
+		mp->curg = gp;
+		casgstatus(gp, G_RUNNING);
+		return gp;
+	}
+	/* No P free: wait like any runnable goroutine would. Our g0 sleeps
+	 * until an M hands us a P and then switches back to us. */
+	casgstatus(gp, G_RUNNABLE);
+	mp->curg = gp;
+	mp->after = AFTER_NONE;
+	lock(&sched.lock);
+	globrunqput(gp);
+	unlock(&sched.lock);
+	finish_after(gswitch(mp, gp, &mp->g0));
+	return gp;
+}
+
+struct gor_g *getg_adopt(void)
+{
+	struct gor_g *gp = getg();
+	return likely(gp != NULL) ? gp : adopt();
+}
+
+/* Thread-exit destructor of an adopted thread: its goroutine ends, its P
+ * goes to whoever needs it, its M is freed. */
+static void dropm(void *arg)
+{
+	struct gor_m *mp = arg;
+	struct gor_g *gp = mp->lockedg;
+	if (gp == NULL || mp->curg != gp)
+		return; /* ended by gor_exit already, and the M serves the pool */
+	casgstatus(gp, G_DEAD);
+	mp->lockedg = NULL;
+	gp->lockedm = NULL;
+	atomic_add_u64(&nadopted, -1);
+	struct gor_p *pp = mp->p;
+	gfput(pp, gp);
+	mp->curg = NULL;
+	releasep(mp);
+	lock(&sched.lock);
+	bool work = !runqempty(pp) || atomic_load_u32(&sched.runqsize) > 0;
+	struct gor_m **link = &sched.allm;
+	while (*link != mp)
+		link = &(*link)->alllink;
+	*link = mp->alllink;
+	sched.mcount--;
+	unlock(&sched.lock);
+	if (work) {
+		startm(pp, false);
+	} else {
+		lock(&sched.lock);
+		if (atomic_load_u32(&sched.gcwaiting)) {
+			atomic_store_u32(&pp->status, P_STOPPED);
+			if (--sched.stopwait == 0)
+				notewakeup(&sched.stopnote);
+		} else {
+			pidleput(pp);
+		}
+		unlock(&sched.lock);
+	}
+	setm(NULL);
+	stack_thread_exit();
+	munmap(mp->g0stack_map, mp->g0stack_len);
+#ifdef GOR_TSAN
+	__tsan_destroy_fiber(mp->g0.tsan_fiber);
+#endif
+	free(mp);
+}
+
+/* ---- public API: goroutines ---------------------------------------------- */
+
+static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *callerpc)
+{
+	if (fn == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct gor_g *self = getg_adopt();
+	struct gor_m *mp = self->m;
+	struct gor_p *pp = mp->p;
+	size_t stacksize = a ? a->stack_size : 0;
+	if (stacksize > ((size_t)1 << 30)) {
+		errno = EINVAL;
+		return -1;
+	}
+	char *name = NULL;
+	if (a && a->name && a->name[0]) {
+		name = strdup(a->name);
+		if (name == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	struct gor_g *gp = gfget(pp);
+	if (gp == NULL && (gp = malg(pp)) == NULL) {
+		free(name);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (gp->stack.lo && stacksize && stacksize != gp->stack.size) {
+		stackfree(&pp->stackcache, &gp->stack);
+		memset(&gp->stack, 0, sizeof gp->stack);
+	}
+	free(gp->name);
+	gp->name = name;
+	gp->fn = fn;
+	gp->arg = arg;
+	gp->stacksize = stacksize;
+	gp->goid = newgoid(pp);
+	gp->createdpc = callerpc;
+	gp->parentgoid = self->goid;
+	gp->lockedm = NULL;
+	gp->preempt = 0;
+	pstat_inc(&pp->ncreated);
+	casgstatus(gp, G_RUNNABLE);
+	runqput(pp, gp, true);
+	wakep();
+	return 0;
+}
+
+int gor_go(void (*fn)(void *), void *arg)
+{
+	return newproc(NULL, fn, arg, __builtin_return_address(0));
+}
+
+int gor_go_attr(const gor_attr *a, void (*fn)(void *), void *arg)
+{
+	return newproc(a, fn, arg, __builtin_return_address(0));
+}
+
+void gor_yield(void)
+{
+	struct gor_g *gp = getg_adopt();
+	gosched_from(gp, AFTER_RUNQ);
+}
+
+_Noreturn void gor_exit(void)
+{
+	struct gor_g *gp = getg_adopt();
+	struct gor_m *mp = gp->m;
+	pstat_inc(&mp->p->nexited);
+	if (gp->nativestack) {
+		/* An adopted thread's goroutine (main's, say) ends but its
+		 * thread cannot: the thread becomes an ordinary M. As in Go,
+		 * the other goroutines go on. */
+		pstat_inc(&mp->p->ncreated); /* it was never counted as created */
+		atomic_add_u64(&nadopted, -1);
+		mp->lockedg = NULL;
+		gp->lockedm = NULL;
+	}
+	casgstatus(gp, G_DEAD);
+	gosched_from(gp, AFTER_EXIT);
+	gor_fatal("internal error", "a dead goroutine was resumed");
+}
+
+uint64_t gor_self(void)
+{
+	return getg_adopt()->goid;
+}
+
+int gor_numgoroutine(void)
+{
+	getg_adopt();
+	uint64_t created = atomic_load_u64(&createdfolded);
+	uint64_t exited = atomic_load_u64(&exitedfolded);
+	uint32_t n = atomic_load_u32(&gomaxprocs);
+	for (uint32_t i = 0; i < n; i++) {
+		created += atomic_load_u64(&allp[i]->ncreated);
+		exited += atomic_load_u64(&allp[i]->nexited);
+	}
+	return (int)(created - exited + atomic_load_u64(&nadopted));
+}
+
+int gor_maxprocs(int n)
+{
+	struct gor_g *gp = getg_adopt();
+	int old = (int)atomic_load_u32(&gomaxprocs);
+	if (n <= 0 || n == old)
+		return old;
+	if (n > GOR_MAXPROCS_LIMIT)
+		n = GOR_MAXPROCS_LIMIT;
+	struct gor_m *mp = gp->m;
+	/* Another resize may be under way; take our turn. */
+	static gor_lock resizelock;
+	lock(&resizelock);
+	stopTheWorld(mp);
+	lock(&sched.lock);
+	old = (int)atomic_load_u32(&gomaxprocs);
+	struct gor_p *runnable = procresize(mp, (uint32_t)n);
+	unlock(&sched.lock);
+	startTheWorld(runnable);
+	unlock(&resizelock);
+	return old;
+}
+
+int gor_stats(gor_stats_t *out)
+{
+	if (out == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	getg_adopt();
+	memset(out, 0, sizeof *out);
+	out->goroutines_created = atomic_load_u64(&createdfolded);
+	out->context_switches = atomic_load_u64(&counters.switches);
+	out->steals = atomic_load_u64(&counters.steals);
+	out->parks = atomic_load_u64(&counters.parks);
+	out->preemptions = atomic_load_u64(&counters.preempts);
+	uint32_t n = atomic_load_u32(&gomaxprocs);
+	for (uint32_t i = 0; i < n; i++) {
+		struct gor_p *pp = allp[i];
+		out->goroutines_created += atomic_load_u64(&pp->ncreated);
+		out->context_switches += atomic_load_u64(&pp->nswitch);
+		out->steals += atomic_load_u64(&pp->nsteal);
+		out->parks += atomic_load_u64(&pp->npark);
+		out->preemptions += atomic_load_u64(&pp->npreempt);
+	}
+	out->threads = atomic_load_u64(&counters.threads);
+	out->netpoll_wakeups = atomic_load_u64(&counters.netpoll);
+	out->idle_procs = atomic_load_u32(&sched.npidle);
+	out->maxprocs = n;
+	out->goroutines = (uint64_t)gor_numgoroutine();
+	return 0;
+}
+
+/* ---- for the SIGSEGV handler and debug.c ------------------------------- */
+
+bool proc_signal_goroutine(uint64_t *goid, const char **name, const gor_stack **stk)
+{
+	if (tls_m_offset == 0)
+		return false;
+	struct gor_m *mp = getm();
+	if (mp == NULL || mp->curg == NULL)
+		return false;
+	*goid = mp->curg->goid;
+	*name = mp->curg->name;
+	*stk = &mp->curg->stack;
+	return true;
+}
+
+bool runtime_is_started(void)
+{
+	return runtime_started;
+}

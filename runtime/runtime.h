@@ -1,0 +1,305 @@
+/*
+ * runtime.h - the runtime's internal types and the interfaces between its
+ * files. Nothing here is public; include/gor.h is the public API.
+ *
+ * The three actors, as in Go's runtime (runtime2.go):
+ *   G  a goroutine: a function, a stack, a saved context and a status.
+ *   M  an OS thread. It runs goroutines only while it holds a P, and has a
+ *      scheduler context of its own (g0) for the times it runs no goroutine.
+ *   P  a logical processor: the right to run goroutine code, a local run
+ *      queue, free lists and a timer heap. There are exactly MAXPROCS.
+ *
+ * Ownership and locking, in brief (each file repeats what it relies on):
+ *   - A G's fields belong to whoever holds it: the M running it, or the
+ *     queue or wait list that contains it. status is atomic so that dumps
+ *     and the deadlock check may read it from anywhere.
+ *   - A P's run queue is lock-free (owner pushes and pops, thieves take
+ *     with CAS on head); everything else in a P belongs to the M holding it.
+ *   - sched.lock guards the idle M and P lists, the global run queue, the
+ *     global G free list, allm and the stop-the-world state.
+ *   - Each P's timers have their own lock (see time.c).
+ *
+ * Lock order: sched.lock before any P's timer lock; never hold either
+ * while switching goroutines, with one exception described in proc.c (a
+ * parking goroutine's unlockf runs after the switch, on the new side).
+ */
+#ifndef GOR_RUNTIME_H
+#define GOR_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "gor.h"
+#include "atomic.h"
+#include "context.h"
+#include "stack.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOR_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define GOR_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(GOR_ASAN)
+#define GOR_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(GOR_TSAN)
+#define GOR_TSAN 1
+#endif
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The most Ps gor_maxprocs accepts; allp is sized for it at start. */
+#define GOR_MAXPROCS_LIMIT 1024
+
+struct gor_g;
+struct gor_m;
+struct gor_p;
+
+/* ---- lock_futex.c: the runtime's own mutex and one-shot notes --------- */
+
+/* A mutex that spins briefly and then sleeps on a futex (Go's lock_futex).
+ * Zero is unlocked. It must not be held across a goroutine switch, with
+ * the gopark unlockf exception. */
+typedef struct gor_lock { atomic_u32 key; } gor_lock;
+void lock(gor_lock *l);
+void unlock(gor_lock *l);
+
+/* A note is a one-shot event an M sleeps on: noteclear, then one
+ * notewakeup, and notesleep returns. notetsleep gives up at a deadline
+ * (gor_now() time; GOR_NEVER waits for ever) and returns whether it was
+ * woken. */
+typedef struct note { atomic_u32 key; } note;
+void noteclear(note *n);
+void notewakeup(note *n);
+void notesleep(note *n);
+bool notetsleep(note *n, int64_t deadline);
+
+/* ---- time.c: timers ---------------------------------------------------- */
+
+/* A timer fires f(arg, now) on whichever M runs the P's timers, with that
+ * P held, after `when`. f must not block. period > 0 re-arms it. */
+struct timer {
+	int64_t when;
+	int64_t period;
+	void (*f)(void *arg, int64_t now);
+	void *arg;
+	atomic_ptr pp;   /* the P whose heap holds it, NULL when not queued */
+	int32_t idx;     /* heap index; under pp's timer lock */
+	atomic_u32 state;/* enum timer_state; see time.c */
+};
+
+struct timers {
+	gor_lock lock;
+	struct timer **heap; /* 4-ary min-heap on when, under lock */
+	uint32_t n, cap;
+	atomic_u64 when0;    /* heap[0]->when or INT64_MAX; read without lock */
+};
+
+void addtimer(struct gor_p *pp, struct timer *t);
+bool deltimer(struct timer *t);
+/* Runs pp's due timers (the caller holds pp); returns the next when. */
+int64_t checktimers(struct gor_p *pp, int64_t now);
+/* Earliest when over every P, INT64_MAX if none. */
+int64_t timers_next(void);
+void timers_destroy(struct gor_p *pp, struct gor_p *to);
+int64_t nanotime(void);
+
+/* ---- proc.c: G, M, P and the scheduler ---------------------------------- */
+
+enum gstatus {
+	G_IDLE,      /* allocated, not yet started or on a free list */
+	G_RUNNABLE,  /* on a run queue or about to be */
+	G_RUNNING,   /* executing on an M with a P */
+	G_WAITING,   /* parked; a wait list or timer holds it */
+	G_SYSCALL,   /* in a blocking call bracketed by gor_syscall_enter/exit */
+	G_DEAD,      /* finished; on a free list */
+};
+
+enum waitreason {
+	WAIT_NONE,
+	WAIT_SLEEP,
+	WAIT_CHAN_RECV,
+	WAIT_CHAN_SEND,
+	WAIT_CHAN_NIL,
+	WAIT_SELECT,
+	WAIT_SELECT_NOCASES,
+	WAIT_MUTEX,
+	WAIT_RWMUTEX_R,
+	WAIT_RWMUTEX_W,
+	WAIT_WAITGROUP,
+	WAIT_COND,
+	WAIT_ONCE,
+	WAIT_IO,
+	WAIT_STOPPED,   /* main after gor_exit */
+	WAIT_NREASONS
+};
+extern const char *const waitreason_names[WAIT_NREASONS];
+
+struct gor_g {
+	gor_ctx ctx;           /* saved stack pointer while not running */
+	gor_stack stack;       /* stack.lo == NULL: not yet bound (see execute) */
+	struct gor_m *m;       /* the M running it, while running */
+	struct gor_m *lockedm; /* the thread it is bound to (adopted threads) */
+	struct gor_g *schedlink; /* next in a run queue or free list */
+	atomic_u32 status;     /* enum gstatus */
+	uint16_t waitreason;   /* enum waitreason, while G_WAITING */
+	uint8_t preempt;       /* sysmon asks it to yield at its next call */
+	uint8_t nativestack;   /* an adopted thread's own stack: never freed */
+	uint64_t goid;
+	void (*fn)(void *);
+	void *arg;
+	size_t stacksize;      /* requested usable size, 0 = default */
+	char *name;            /* malloc'd copy or NULL */
+	void *waiting;         /* what it waits on (a channel...), for dumps */
+	int64_t waitsince;
+	void *createdpc;       /* return address of the gor_go call */
+	uint64_t parentgoid;
+	void *param;           /* handed over by the goroutine that readies it */
+	struct timer sleeptimer;
+	struct gor_g *alllink; /* allgs, append-only, never unlinked */
+#ifdef GOR_TSAN
+	void *tsan_fiber;
+#endif
+#ifdef GOR_ASAN
+	void *asan_fake_stack;
+#endif
+};
+
+/* What the M does right after a switch, on the side that was switched to,
+ * with the goroutine it switched away from (see proc.c, "switching"). */
+enum after_switch {
+	AFTER_NONE,
+	AFTER_RUNQ,    /* it yielded: put it back on the run queue */
+	AFTER_PARK,    /* it parked: run unlockf, maybe make it runnable again */
+	AFTER_EXIT,    /* it finished: free it and its stack */
+	AFTER_GLOBRUNQ,/* it yielded, queue it globally (Gosched) */
+};
+
+struct gor_m {
+	struct gor_g g0;        /* the scheduler's context and stack */
+	struct gor_g *curg;     /* the goroutine running, or NULL on g0 */
+	struct gor_p *p;        /* the P held, NULL when none */
+	struct gor_p *nextp;    /* a P handed over by startm, taken on wake-up */
+	struct gor_g *lockedg;  /* an adopted thread's own goroutine */
+	atomic_ptr readyg;      /* lockedg made runnable, for this M to run */
+	struct gor_m *schedlink;/* idle list, under sched.lock */
+	struct gor_m *alllink;  /* allm, under sched.lock */
+	int64_t id;
+	bool spinning;          /* looking for work; counted in sched.nmspinning */
+	bool idle;              /* committed to sleep without a P; under sched.lock */
+	struct gor_g *pendingg; /* a G for another thread, met on the fast path */
+	note park;
+	uint64_t fastrand;
+	uint32_t schedtick;     /* for the 1-in-61 global queue check */
+	/* after-switch work, see enum after_switch */
+	uint8_t after;
+	struct gor_g *aftergp;
+	bool (*unlockf)(struct gor_g *, void *);
+	void *unlockarg;
+	void *g0stack_map;      /* mmap'd g0 stack of an adopted thread */
+	size_t g0stack_len;
+	pthread_t thread;
+};
+
+enum pstatus { P_IDLE, P_RUNNING, P_SYSCALL, P_STOPPED, P_DEAD };
+
+#define RUNQ_SIZE 256
+#define GFREE_LOCAL_MAX 64
+
+struct gor_p {
+	/* run queue: head is taken by the owner and thieves (CAS), tail is
+	 * written by the owner only; the ring is indexed modulo RUNQ_SIZE */
+	atomic_u32 runqhead;
+	atomic_u32 runqtail;
+	atomic_ptr runnext;      /* the next G to run, ahead of the queue */
+	atomic_ptr runq[RUNQ_SIZE];
+	int32_t id;
+	atomic_u32 status;       /* enum pstatus */
+	struct gor_m *m;         /* the M holding it */
+	struct gor_p *link;      /* idle list, under sched.lock */
+	uint32_t schedtick;
+	struct gor_g *gfree;     /* free Gs with stacks, owner only */
+	int32_t gfreecnt;
+	struct stackcache stackcache;
+	struct timers timers;
+	uint64_t goidcache, goidcacheend; /* batch of goroutine ids */
+	char *gslab, *gslabend;  /* bump allocator for new Gs */
+	/* statistics: written by the owner only (load+store), read by anyone */
+	atomic_u64 ncreated, nexited, nswitch, nsteal, npark, npreempt;
+};
+
+struct sched {
+	gor_lock lock;
+	/* idle Ms and Ps, under lock; npidle and nmspinning also read without */
+	struct gor_m *midle;
+	int32_t nmidle;
+	struct gor_p *pidle;
+	atomic_u32 npidle;
+	atomic_u32 nmspinning;
+	int64_t mnext;           /* next M id */
+	struct gor_m *allm;
+	int32_t mcount;
+	/* global run queue, under lock */
+	struct gor_g *runqhead, *runqtail;
+	atomic_u32 runqsize;
+	/* global free Gs, under lock */
+	struct gor_g *gfree;
+	int32_t ngfree;
+	/* stop the world, see stopTheWorld */
+	atomic_u32 gcwaiting;
+	int32_t stopwait;
+	note stopnote;
+	/* the M sleeping until the next timer, under lock */
+	struct gor_m *timedsleeper;
+	int64_t timedsleep_until;
+};
+
+extern struct sched sched;
+extern struct gor_p *allp[GOR_MAXPROCS_LIMIT];
+extern atomic_u32 gomaxprocs;
+extern atomic_u64 ngoroutines;
+
+/* Counters behind gor_stats; relaxed atomics. */
+struct gor_counters {
+	atomic_u64 created, switches, steals, parks, threads, netpoll, preempts;
+};
+extern struct gor_counters counters;
+
+/* The goroutine running on this thread. Reads thread-local storage through
+ * an opaque instruction so that the compiler cannot reuse an address from
+ * before a switch that moved the goroutine to another thread. NULL on a
+ * thread the runtime has not adopted. */
+struct gor_g *getg(void);
+/* Like getg, but adopts the thread (and starts the runtime) if needed. */
+struct gor_g *getg_adopt(void);
+
+/* Park the running goroutine. unlockf(gp, arg) runs after it is switched
+ * out, on the new side; if it returns false the goroutine is made runnable
+ * again at once. unlockf may be NULL. */
+void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting);
+/* Make a parked goroutine runnable; next puts it ahead of the queue. */
+void goready(struct gor_g *gp, bool next);
+/* A timer function: readies the goroutine arg (gor_sleep). */
+void goready_from_timer(void *arg, int64_t now);
+/* A timer became its P's earliest: make sure some M wakes for it. */
+void wake_timedsleeper(int64_t when);
+/* Whether schedinit has run (dumps before that have nothing to show). */
+bool runtime_is_started(void);
+extern atomic_ptr allglist;
+
+/* The M running this thread (opaque TLS read, see getg). */
+struct gor_m *getm(void);
+
+uint32_t fastrandn(uint32_t n);
+
+/* ---- debug.c ----------------------------------------------------------- */
+void dumpgoroutines(int fd);
+void debug_init(void);
+
+#endif /* GOR_RUNTIME_H */

@@ -1,0 +1,273 @@
+/*
+ * time.c - the monotonic clock, timers and gor_sleep, after Go's time.go.
+ *
+ * Each P has a 4-ary min-heap of timers ordered by `when` (4-ary, as Go's,
+ * because it is shallower and its children share cache lines). A timer is
+ * added to the heap of the P that adds it; the M holding a P runs that P's
+ * due timers from its scheduler loop, and an M that found no work runs
+ * any P's due timers (checkalltimers in proc.c), so an idle P's timers fire
+ * too. The earliest `when` of each heap is mirrored in timers.when0, an
+ * atomic the scheduler reads without the lock; one sleeping M waits until
+ * the earliest when0 of all Ps (see sleep_without_p in proc.c).
+ *
+ * A timer's life (timer.state):
+ *   IDLE -addtimer-> WAITING -due-> RUNNING -f returns-> IDLE
+ *   (a periodic timer is put back in the heap before f runs and goes
+ *    RUNNING -> WAITING), and deltimer takes WAITING -> IDLE.
+ * deltimer of a RUNNING timer marks it RUNNING_DELETED, takes it out of
+ * the heap if it is periodic, and waits until f has returned: when
+ * deltimer returns, f is not running and will not run again, so the
+ * caller may free what f touches (a channel being freed, say).
+ *
+ * Locking: a P's timers.lock guards its heap, n, cap, and every timer's
+ * idx and state while the timer is in that heap or running from it.
+ * timer.pp is written under the old and new P's lock and read atomically
+ * by deltimer, which re-checks it after locking. f runs without the lock,
+ * because it may take sched.lock (lock order: sched.lock, then timers).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime.h"
+
+enum timer_state { TIMER_IDLE, TIMER_WAITING, TIMER_RUNNING, TIMER_RUNNING_DELETED };
+
+int64_t nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
+}
+
+int64_t gor_now(void)
+{
+	return nanotime();
+}
+
+/* ---- the heap, under timers.lock ------------------------------------ */
+
+static void heapset(struct timers *ts, uint32_t i, struct timer *t)
+{
+	ts->heap[i] = t;
+	t->idx = (int32_t)i;
+}
+
+static void siftup(struct timers *ts, uint32_t i)
+{
+	struct timer *t = ts->heap[i];
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 4;
+		if (ts->heap[parent]->when <= t->when)
+			break;
+		heapset(ts, i, ts->heap[parent]);
+		i = parent;
+	}
+	heapset(ts, i, t);
+}
+
+static void siftdown(struct timers *ts, uint32_t i)
+{
+	struct timer *t = ts->heap[i];
+	for (;;) {
+		uint32_t c = i * 4 + 1, best = i;
+		int64_t w = t->when;
+		for (uint32_t k = c; k < c + 4 && k < ts->n; k++) {
+			if (ts->heap[k]->when < w) {
+				w = ts->heap[k]->when;
+				best = k;
+			}
+		}
+		if (best == i)
+			break;
+		heapset(ts, i, ts->heap[best]);
+		i = best;
+	}
+	heapset(ts, i, t);
+}
+
+static void heappush(struct timers *ts, struct timer *t)
+{
+	if (ts->n == ts->cap) {
+		uint32_t cap = ts->cap ? ts->cap * 2 : 64;
+		struct timer **h = realloc(ts->heap, cap * sizeof *h);
+		if (h == NULL)
+			gor_fatal("out of memory", "cannot grow a timer heap");
+		ts->heap = h;
+		ts->cap = cap;
+	}
+	heapset(ts, ts->n++, t);
+	siftup(ts, ts->n - 1);
+}
+
+static void heapremove(struct timers *ts, struct timer *t)
+{
+	uint32_t i = (uint32_t)t->idx;
+	struct timer *last = ts->heap[--ts->n];
+	t->idx = -1;
+	if (i == ts->n)
+		return;
+	heapset(ts, i, last);
+	siftup(ts, i);
+	siftdown(ts, (uint32_t)last->idx);
+}
+
+static void updatewhen0(struct timers *ts)
+{
+	atomic_store_u64(&ts->when0, (uint64_t)(ts->n ? ts->heap[0]->when : INT64_MAX));
+}
+
+/* ---- timer operations ------------------------------------------------ */
+
+/* Adds t (IDLE) to pp's heap; pp is held by the caller. */
+void addtimer(struct gor_p *pp, struct timer *t)
+{
+	struct timers *ts = &pp->timers;
+	lock(&ts->lock);
+	atomic_store_ptr(&t->pp, pp);
+	atomic_store_u32(&t->state, TIMER_WAITING);
+	heappush(ts, t);
+	bool earliest = ts->heap[0] == t;
+	if (earliest)
+		updatewhen0(ts);
+	unlock(&ts->lock);
+	if (earliest)
+		wake_timedsleeper(t->when);
+}
+
+/* Stops t. True if it was pending and now will never run; false if it had
+ * already run or was never added. Either way f is not running on return. */
+bool deltimer(struct timer *t)
+{
+	for (;;) {
+		struct gor_p *pp = atomic_load_acq_ptr(&t->pp);
+		if (pp == NULL) {
+			uint32_t st = atomic_load_acq_u32(&t->state);
+			if (st == TIMER_IDLE)
+				return false;
+			/* RUNNING without a heap: a one-shot timer firing now */
+			sched_yield();
+			continue;
+		}
+		struct timers *ts = &pp->timers;
+		lock(&ts->lock);
+		if (atomic_load_ptr(&t->pp) != pp) {
+			unlock(&ts->lock);
+			continue;
+		}
+		uint32_t st = atomic_load_u32(&t->state);
+		heapremove(ts, t);
+		atomic_store_ptr(&t->pp, NULL);
+		updatewhen0(ts);
+		if (st == TIMER_WAITING) {
+			atomic_store_u32(&t->state, TIMER_IDLE);
+			unlock(&ts->lock);
+			return true;
+		}
+		/* a periodic timer whose f runs now: let it finish */
+		atomic_store_u32(&t->state, TIMER_RUNNING_DELETED);
+		unlock(&ts->lock);
+		while (atomic_load_acq_u32(&t->state) != TIMER_IDLE)
+			sched_yield();
+		return false;
+	}
+}
+
+/* Runs pp's due timers; returns the next when (INT64_MAX if none). The
+ * caller holds a P (not necessarily pp): f readies goroutines onto it. */
+int64_t checktimers(struct gor_p *pp, int64_t now)
+{
+	struct timers *ts = &pp->timers;
+	if ((int64_t)atomic_load_u64(&ts->when0) > now)
+		return (int64_t)atomic_load_u64(&ts->when0);
+	lock(&ts->lock);
+	while (ts->n > 0 && ts->heap[0]->when <= now) {
+		struct timer *t = ts->heap[0];
+		if (t->period > 0) {
+			/* Re-arm first; ticks missed while nobody ran timers
+			 * are dropped, as a time.Ticker drops them. */
+			t->when += t->period;
+			if (t->when <= now)
+				t->when = now + t->period;
+			siftdown(ts, 0);
+		} else {
+			heapremove(ts, t);
+			atomic_store_ptr(&t->pp, NULL);
+		}
+		atomic_store_u32(&t->state, TIMER_RUNNING);
+		updatewhen0(ts);
+		void (*f)(void *, int64_t) = t->f;
+		void *arg = t->arg;
+		unlock(&ts->lock);
+		f(arg, now);
+		lock(&ts->lock);
+		/* t may have been deleted meanwhile (RUNNING_DELETED); a deleter
+		 * waits for IDLE and may free t as soon as it sees it. */
+		uint32_t st = atomic_load_u32(&t->state);
+		if (st == TIMER_RUNNING && atomic_load_ptr(&t->pp) == pp)
+			atomic_store_rel_u32(&t->state, TIMER_WAITING);
+		else
+			atomic_store_rel_u32(&t->state, TIMER_IDLE);
+	}
+	updatewhen0(ts);
+	int64_t next = ts->n ? ts->heap[0]->when : INT64_MAX;
+	unlock(&ts->lock);
+	return next;
+}
+
+int64_t timers_next(void)
+{
+	int64_t next = INT64_MAX;
+	uint32_t n = atomic_load_u32(&gomaxprocs);
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t w = (int64_t)atomic_load_u64(&allp[i]->timers.when0);
+		if (w < next)
+			next = w;
+	}
+	return next;
+}
+
+/* Moves every timer of a P being retired to `to`. The world is stopped:
+ * no timer function runs. */
+void timers_destroy(struct gor_p *pp, struct gor_p *to)
+{
+	struct timers *ts = &pp->timers, *dst = &to->timers;
+	lock(&ts->lock);
+	lock(&dst->lock);
+	for (uint32_t i = 0; i < ts->n; i++) {
+		struct timer *t = ts->heap[i];
+		atomic_store_ptr(&t->pp, to);
+		heappush(dst, t);
+	}
+	ts->n = 0;
+	updatewhen0(ts);
+	updatewhen0(dst);
+	unlock(&dst->lock);
+	unlock(&ts->lock);
+}
+
+/* ---- gor_sleep ------------------------------------------------------- */
+
+/* Runs after the sleeper is switched out, so the timer cannot fire (and
+ * ready it) before it is parked. */
+static bool sleep_addtimer(struct gor_g *gp, void *arg)
+{
+	(void)gp;
+	addtimer(getm()->p, arg);
+	return true;
+}
+
+void gor_sleep(int64_t ns)
+{
+	struct gor_g *gp = getg_adopt();
+	if (ns <= 0)
+		return;
+	struct timer *t = &gp->sleeptimer;
+	int64_t now = nanotime();
+	t->when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	t->period = 0;
+	t->f = goready_from_timer;
+	t->arg = gp;
+	gopark(sleep_addtimer, t, WAIT_SLEEP, NULL);
+}
