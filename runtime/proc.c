@@ -149,9 +149,27 @@ static inline void pstat_inc(atomic_u64 *c)
 	atomic_store_u64(c, atomic_load_u64(c) + 1);
 }
 
-static inline void casgstatus(struct gor_g *gp, uint32_t to)
+static void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 {
+	char detail[96];
+	snprintf(detail, sizeof detail, "goroutine %llu: status %u, expected %u (to %u)",
+		 (unsigned long long)gp->goid, atomic_load_u32(&gp->status), from, to);
+	gor_fatal("bad goroutine status", detail);
+}
+
+/* Moves gp from status `from` to `to`. With GOR_SCHED_DEBUG the old
+ * status is checked, as Go's casgstatus always does; otherwise a store:
+ * the hot path pays for no CAS. */
+static inline void casgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
+{
+#ifdef GOR_SCHED_DEBUG
+	if (!atomic_cas_u32(&gp->status, from, to))
+		badgstatus(gp, from, to);
+#else
+	(void)from;
+	(void)badgstatus;
 	atomic_store_rel_u32(&gp->status, to);
+#endif
 }
 
 uint32_t fastrandn(uint32_t n)
@@ -442,10 +460,13 @@ static struct gor_g *malg(struct gor_p *pp)
 	return gp;
 }
 
-/* Puts a dead G on pp's free list, keeping a default-size stack with it. */
+/* Puts a dead G on pp's free list. Its stack goes to the P's stack cache
+ * rather than staying with it: during a burst of spawns the Gs that run
+ * are fresh ones, and a stack kept on a free G would sit idle while they
+ * ask the kernel for more. */
 static void gfput(struct gor_p *pp, struct gor_g *gp)
 {
-	if (gp->stack.lo && (gp->nativestack || gp->stack.size != stack_default_size())) {
+	if (gp->stack.lo) {
 		if (!gp->nativestack)
 			stackfree(&pp->stackcache, &gp->stack);
 		memset(&gp->stack, 0, sizeof gp->stack);
@@ -460,17 +481,11 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 	pp->gfree = gp;
 	if (++pp->gfreecnt < GFREE_LOCAL_MAX)
 		return;
-	/* Spill half to the global list; their stacks go to the stack pool,
-	 * which bounds what it keeps. */
 	lock(&sched.lock);
 	while (pp->gfreecnt > GFREE_LOCAL_MAX / 2) {
 		struct gor_g *g1 = pp->gfree;
 		pp->gfree = g1->schedlink;
 		pp->gfreecnt--;
-		if (g1->stack.lo) {
-			stackfree(&pp->stackcache, &g1->stack);
-			memset(&g1->stack, 0, sizeof g1->stack);
-		}
 		g1->schedlink = sched.gfree;
 		sched.gfree = g1;
 		sched.ngfree++;
@@ -543,16 +558,21 @@ static void execute_prep(struct gor_m *mp, struct gor_g *gp)
 			gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
 	}
-	casgstatus(gp, G_RUNNING);
+	casgstatus(gp, G_RUNNABLE, G_RUNNING);
 	pstat_inc(&pp->nswitch);
 }
 
-/* A G to run next without leaving this goroutine's stack, or NULL when
- * the scheduler proper (on g0) must look: global queue fairness, timers
- * due, stop-the-world, preemption. */
-static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp)
+/* Why fastpick found nothing. */
+enum { PICK_EMPTY, PICK_SLOW };
+
+/* A G to run next without leaving this goroutine's stack, or NULL with
+ * *why = PICK_SLOW when the scheduler proper (on g0) must look: global
+ * queue fairness, timers due, stop-the-world, a G bound to another M; or
+ * *why = PICK_EMPTY when the local queue is simply empty. */
+static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *why)
 {
 	struct gor_g *gp;
+	*why = PICK_SLOW;
 	if (unlikely(atomic_load_ptr(&mp->readyg) != NULL))
 		return atomic_xchg_ptr(&mp->readyg, NULL);
 	if (unlikely(atomic_load_u32(&sched.gcwaiting)))
@@ -563,7 +583,11 @@ static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp)
 	if (unlikely(when0 != INT64_MAX) && when0 <= nanotime())
 		return NULL;
 	gp = runqget(pp);
-	if (gp && unlikely(gp->lockedm != NULL && gp->lockedm != mp)) {
+	if (gp == NULL) {
+		*why = PICK_EMPTY;
+		return NULL;
+	}
+	if (unlikely(gp->lockedm != NULL && gp->lockedm != mp)) {
 		mp->pendingg = gp; /* g0 hands it over; see schedule */
 		return NULL;
 	}
@@ -576,13 +600,19 @@ static void gosched_from(struct gor_g *gp, uint8_t after)
 {
 	struct gor_m *mp = gp->m;
 	struct gor_p *pp = mp->p;
-	mp->after = after;
-	mp->aftergp = gp;
-	struct gor_g *next = fastpick(mp, pp);
+	int why;
+	struct gor_g *next = fastpick(mp, pp, &why);
 	if (next) {
+		mp->after = after;
+		mp->aftergp = gp;
 		execute_prep(mp, next);
 		mp = gswitch(mp, gp, next);
+	} else if (after == AFTER_RUNQ && why == PICK_EMPTY &&
+		   atomic_load_u32(&sched.runqsize) == 0) {
+		return; /* a yield with nobody to yield to */
 	} else {
+		mp->after = after;
+		mp->aftergp = gp;
 		mp = gswitch(mp, gp, &mp->g0);
 	}
 	finish_after(mp);
@@ -600,11 +630,11 @@ static void finish_after(struct gor_m *mp)
 	mp->aftergp = NULL;
 	switch (after) {
 	case AFTER_RUNQ:
-		casgstatus(gp, G_RUNNABLE);
+		casgstatus(gp, G_RUNNING, G_RUNNABLE);
 		runqput(mp->p, gp, false);
 		break;
 	case AFTER_GLOBRUNQ:
-		casgstatus(gp, G_RUNNABLE);
+		casgstatus(gp, G_RUNNING, G_RUNNABLE);
 		lock(&sched.lock);
 		globrunqput(gp);
 		unlock(&sched.lock);
@@ -613,10 +643,10 @@ static void finish_after(struct gor_m *mp)
 		bool (*unlockf)(struct gor_g *, void *) = mp->unlockf;
 		void *arg = mp->unlockarg;
 		mp->unlockf = NULL;
-		casgstatus(gp, G_WAITING);
+		casgstatus(gp, G_RUNNING, G_WAITING);
 		pstat_inc(&mp->p->npark);
 		if (unlockf && !unlockf(gp, arg)) {
-			casgstatus(gp, G_RUNNABLE);
+			casgstatus(gp, G_WAITING, G_RUNNABLE);
 			if (gp->lockedm)
 				ready_locked(mp, gp, false);
 			else
@@ -657,7 +687,7 @@ static void wakep(void);
 void goready(struct gor_g *gp, bool next)
 {
 	struct gor_m *mp = getm();
-	casgstatus(gp, G_RUNNABLE);
+	casgstatus(gp, G_WAITING, G_RUNNABLE);
 	if (unlikely(gp->lockedm != NULL)) {
 		ready_locked(mp, gp, false);
 		return;
@@ -763,11 +793,18 @@ static void stopm_locked(struct gor_m *mp)
 	mp->idle = true;
 	if (mp->lockedg == NULL)
 		mput(mp);
-	noteclear(&mp->park);
-	unlock(&sched.lock);
-	notesleep(&mp->park);
+	/* A wake-up meant for an earlier sleep (a timed sleeper woken both
+	 * by its timeout and by wake_timedsleeper) may arrive late: only a
+	 * handed-over P ends this sleep, and nextp is read under the lock. */
+	while (mp->nextp == NULL) {
+		noteclear(&mp->park);
+		unlock(&sched.lock);
+		notesleep(&mp->park);
+		lock(&sched.lock);
+	}
 	struct gor_p *pp = mp->nextp;
 	mp->nextp = NULL;
+	unlock(&sched.lock);
 	acquirep(mp, pp);
 }
 
@@ -785,15 +822,16 @@ static void startm(struct gor_p *pp, bool spinning)
 		}
 	}
 	struct gor_m *mp = mget();
-	if (mp)
+	if (mp) {
 		mp->idle = false;
+		mp->spinning = spinning;
+		mp->nextp = pp;
+	}
 	unlock(&sched.lock);
 	if (mp == NULL) {
 		newm(pp, spinning);
 		return;
 	}
-	mp->spinning = spinning;
-	mp->nextp = pp;
 	notewakeup(&mp->park);
 }
 
@@ -815,13 +853,47 @@ static void resetspinning(struct gor_m *mp)
 		wakep();
 }
 
+/*
+ * Passes on a P whose M is going away or blocking (Go's handoffp): to a
+ * new M if it has work or if nobody else looks for work, otherwise to the
+ * idle list, making sure that some M will wake for its timers.
+ */
+static void handoffp(struct gor_p *pp)
+{
+	if (!runqempty(pp) || atomic_load_u32(&sched.runqsize) > 0) {
+		startm(pp, false);
+		return;
+	}
+	if (atomic_load_u32(&sched.nmspinning) + atomic_load_u32(&sched.npidle) == 0 &&
+	    atomic_cas_u32(&sched.nmspinning, 0, 1)) {
+		startm(pp, true);
+		return;
+	}
+	lock(&sched.lock);
+	if (atomic_load_u32(&sched.gcwaiting)) {
+		atomic_store_u32(&pp->status, P_STOPPED);
+		if (--sched.stopwait == 0)
+			notewakeup(&sched.stopnote);
+		unlock(&sched.lock);
+		return;
+	}
+	pidleput(pp);
+	unlock(&sched.lock);
+	int64_t when = timers_next();
+	if (when != INT64_MAX)
+		wake_timedsleeper(when);
+}
+
 /* Hands self's P to gp's thread and stops self (Go's startlockedm).
  * Called on g0 with sched.lock held and gp's M idle; returns false, still
  * holding the lock, when self may not give its P away. */
 static bool startlockedm(struct gor_m *self, struct gor_g *gp)
 {
 	struct gor_m *mp = gp->lockedm;
-	if (self->curg != NULL || self->p == NULL)
+	/* Not while our own goroutine waits in our mailbox: asleep without
+	 * a P, we could never run it. The mailbox is set under sched.lock
+	 * while we are not idle, so this check cannot miss one. */
+	if (self->curg != NULL || self->p == NULL || atomic_load_ptr(&self->readyg) != NULL)
 		return false;
 	struct gor_p *pp = releasep(self);
 	mp->idle = false;
@@ -923,10 +995,6 @@ static void destroyp(struct gor_p *pp, struct gor_p *to)
 	while (pp->gfree) {
 		gp = pp->gfree;
 		pp->gfree = gp->schedlink;
-		if (gp->stack.lo) {
-			stackfree(&to->stackcache, &gp->stack);
-			memset(&gp->stack, 0, sizeof gp->stack);
-		}
 		gp->schedlink = sched.gfree;
 		sched.gfree = gp;
 		sched.ngfree++;
@@ -1111,8 +1179,8 @@ void wake_timedsleeper(int64_t when)
 	struct gor_m *ts = sched.timedsleeper;
 	if (ts && sched.timedsleep_until > when) {
 		sched.timedsleeper = NULL;
-		unlock(&sched.lock);
 		notewakeup(&ts->park);
+		unlock(&sched.lock);
 		return;
 	}
 	unlock(&sched.lock);
@@ -1135,8 +1203,9 @@ top:
 	struct gor_p *pp = mp->p;
 	if ((gp = take_readyg(mp)) != NULL)
 		return gp;
-	int64_t now = nanotime();
-	if ((int64_t)atomic_load_u64(&pp->timers.when0) <= now)
+	int64_t now = INT64_MAX; /* read the clock only when timers exist */
+	int64_t when0 = (int64_t)atomic_load_u64(&pp->timers.when0);
+	if (when0 != INT64_MAX && when0 <= (now = nanotime()))
 		checktimers(pp, now);
 	if ((gp = take_readyg(mp)) != NULL)
 		return gp;
@@ -1157,7 +1226,8 @@ top:
 			mp->spinning = true;
 			atomic_add_u32(&sched.nmspinning, 1);
 		}
-		checkalltimers(mp, now);
+		if (timers_next() != INT64_MAX)
+			checkalltimers(mp, now == INT64_MAX ? nanotime() : now);
 		if ((gp = take_readyg(mp)) != NULL || (gp = runqget(pp)) != NULL)
 			return gp;
 		if ((gp = stealwork(mp)) != NULL)
@@ -1206,6 +1276,16 @@ static void schedule(struct gor_m *mp)
 	for (;;) {
 		struct gor_g *gp = mp->pendingg;
 		mp->pendingg = NULL;
+		if (gp == NULL && mp->p)
+			gp = take_readyg(mp);
+		/* Fairness: now and then take from the global queue first, or
+		 * two goroutines yielding to each other could starve it. */
+		if (gp == NULL && mp->p && mp->schedtick % 61 == 0 &&
+		    atomic_load_u32(&sched.runqsize) > 0 && !atomic_load_u32(&sched.gcwaiting)) {
+			lock(&sched.lock);
+			gp = globrunqget(mp->p, 1);
+			unlock(&sched.lock);
+		}
 		if (gp == NULL) {
 			gp = findrunnable(mp);
 			if (mp->spinning)
@@ -1271,7 +1351,7 @@ static void *mstart(void *arg)
 	mp->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
 	stack_thread_init();
-	casgstatus(&mp->g0, G_RUNNING);
+	casgstatus(&mp->g0, G_IDLE, G_RUNNING);
 	struct gor_p *pp = mp->nextp;
 	mp->nextp = NULL;
 	acquirep(mp, pp);
@@ -1338,7 +1418,7 @@ static struct gor_g *adopt(void)
 	mp->g0.stack.hi = (char *)mp->g0stack_map + mp->g0stack_len;
 	mp->g0.stack.size = mp->g0stack_len;
 	gor_ctx_make(&mp->g0.ctx, mp->g0.stack.hi, g0entry);
-	casgstatus(&mp->g0, G_RUNNING);
+	casgstatus(&mp->g0, G_IDLE, G_RUNNING);
 	struct gor_g *gp = malg(NULL);
 	if (gp == NULL)
 		gor_fatal("out of memory", "cannot adopt a thread");
@@ -1362,12 +1442,12 @@ static struct gor_g *adopt(void)
 	if (pp) {
 		acquirep(mp, pp);
 		mp->curg = gp;
-		casgstatus(gp, G_RUNNING);
+		casgstatus(gp, G_IDLE, G_RUNNING);
 		return gp;
 	}
 	/* No P free: wait like any runnable goroutine would. Our g0 sleeps
 	 * until an M hands us a P and then switches back to us. */
-	casgstatus(gp, G_RUNNABLE);
+	casgstatus(gp, G_IDLE, G_RUNNABLE);
 	mp->curg = gp;
 	mp->after = AFTER_NONE;
 	lock(&sched.lock);
@@ -1391,7 +1471,7 @@ static void dropm(void *arg)
 	struct gor_g *gp = mp->lockedg;
 	if (gp == NULL || mp->curg != gp)
 		return; /* ended by gor_exit already, and the M serves the pool */
-	casgstatus(gp, G_DEAD);
+	casgstatus(gp, G_RUNNING, G_DEAD);
 	mp->lockedg = NULL;
 	gp->lockedm = NULL;
 	atomic_add_u64(&nadopted, -1);
@@ -1400,26 +1480,13 @@ static void dropm(void *arg)
 	mp->curg = NULL;
 	releasep(mp);
 	lock(&sched.lock);
-	bool work = !runqempty(pp) || atomic_load_u32(&sched.runqsize) > 0;
 	struct gor_m **link = &sched.allm;
 	while (*link != mp)
 		link = &(*link)->alllink;
 	*link = mp->alllink;
 	sched.mcount--;
 	unlock(&sched.lock);
-	if (work) {
-		startm(pp, false);
-	} else {
-		lock(&sched.lock);
-		if (atomic_load_u32(&sched.gcwaiting)) {
-			atomic_store_u32(&pp->status, P_STOPPED);
-			if (--sched.stopwait == 0)
-				notewakeup(&sched.stopnote);
-		} else {
-			pidleput(pp);
-		}
-		unlock(&sched.lock);
-	}
+	handoffp(pp);
 	setm(NULL);
 	stack_thread_exit();
 	munmap(mp->g0stack_map, mp->g0stack_len);
@@ -1459,10 +1526,6 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 		errno = ENOMEM;
 		return -1;
 	}
-	if (gp->stack.lo && stacksize && stacksize != gp->stack.size) {
-		stackfree(&pp->stackcache, &gp->stack);
-		memset(&gp->stack, 0, sizeof gp->stack);
-	}
 	free(gp->name);
 	gp->name = name;
 	gp->fn = fn;
@@ -1474,7 +1537,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	gp->lockedm = NULL;
 	gp->preempt = 0;
 	pstat_inc(&pp->ncreated);
-	casgstatus(gp, G_RUNNABLE);
+	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
 	runqput(pp, gp, true);
 	wakep();
 	return 0;
@@ -1510,7 +1573,7 @@ _Noreturn void gor_exit(void)
 		mp->lockedg = NULL;
 		gp->lockedm = NULL;
 	}
-	casgstatus(gp, G_DEAD);
+	casgstatus(gp, G_RUNNING, G_DEAD);
 	gosched_from(gp, AFTER_EXIT);
 	gor_fatal("internal error", "a dead goroutine was resumed");
 }
