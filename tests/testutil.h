@@ -276,6 +276,8 @@ static inline bool tu_child_read_until(struct tu_child *c, const char *needle, d
 	return true;
 }
 
+static inline const char *tu_child_how(const struct tu_child *c, char *buf, size_t n);
+
 /* Collects the child's stderr and exit status, killing it (SIGKILL) if it
  * has not exited within `secs` (scaled) from now. */
 static inline void tu_child_wait(struct tu_child *c, double secs)
@@ -302,6 +304,11 @@ static inline void tu_child_wait(struct tu_child *c, double secs)
 		close(c->fd);
 	c->fd = -1;
 	c->done = true;
+	if (getenv("TU_VERBOSE")) { /* show what each child said */
+		char how[96];
+		fprintf(stderr, "---- child %d: %s; stderr:\n%s----\n", (int)c->pid,
+			tu_child_how(c, how, sizeof how), c->err);
+	}
 }
 
 static inline void tu_child_free(struct tu_child *c)
