@@ -220,12 +220,24 @@ gor_ctx_make:
 	stp	xzr, xzr, [x9, #112]
 	stp	xzr, xzr, [x9, #128]
 	stp	xzr, xzr, [x9, #144]
-	mrs	x10, fpcr
-	stp	x10, xzr, [x9, #160]
+	stp	x3, xzr, [x9, #160]	/* FPCR from the fpstate argument */
 	str	x9, [x0]
 	ret
 	.cfi_endproc
 	.size	gor_ctx_make, . - gor_ctx_make
+
+	/* uint64_t gor_ctx_fpstate(void): the FPCR, as the frame stores it. */
+	.globl	gor_ctx_fpstate
+	.hidden	gor_ctx_fpstate
+	.type	gor_ctx_fpstate, %function
+	.p2align 4
+gor_ctx_fpstate:
+	.cfi_startproc
+	GOR_LANDING_PAD
+	mrs	x0, fpcr
+	ret
+	.cfi_endproc
+	.size	gor_ctx_fpstate, . - gor_ctx_fpstate
 
 	/* Reached only by the `ret` of the first gor_ctx_switch into a made
 	 * context, with sp == stack_hi, x19 == entry, x0 == transfer. */

@@ -5,8 +5,10 @@
  *
  *   void *gor_ctx_switch(gor_ctx *from, gor_ctx *to, void *transfer)
  *                         %rdi           %rsi         %rdx  -> %rax
- *   void  gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *))
+ *   void  gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *),
  *                       %rdi          %rsi             %rdx
+ *                      uint64_t fpstate)
+ *                       %rcx
  *
  *   gor_ctx_switch is an ordinary call, so the caller has already given up
  *   every register the ABI calls volatile (rax, rcx, rdx, rsi, rdi, r8-r11,
@@ -64,7 +66,7 @@
  * HOW A FRESH CONTEXT STARTS
  *
  *   gor_ctx_make writes exactly the frame above at stack_hi - 64: MXCSR and
- *   the x87 control word captured from the calling thread right now, rbx =
+ *   the x87 control word from the fpstate argument (gor_ctx_fpstate), rbx =
  *   entry, rbp = 0, r12-r15 = 0, and the return slot pointing at the local
  *   trampoline gor_ctx_start.  The first gor_ctx_switch into it therefore
  *   pops those values and jumps into gor_ctx_start with %rsp ==
@@ -174,11 +176,10 @@ gor_ctx_switch:
 gor_ctx_make:
 	.cfi_startproc
 	leaq	-64(%rsi), %rax
-	/* Control state of the thread that makes the context: a goroutine
-	 * starts in the FP environment of whoever spawned it, like a thread. */
-	stmxcsr	(%rax)
-	fnstcw	4(%rax)
-	movw	$0, 6(%rax)
+	/* FP control state as packed by gor_ctx_fpstate, captured by the
+	 * runtime when the goroutine was spawned: it starts in the FP
+	 * environment of whoever spawned it, as a thread does. */
+	movq	%rcx, (%rax)
 	xorl	%ecx, %ecx
 	movq	%rcx, 8(%rax)		/* r15 */
 	movq	%rcx, 16(%rax)		/* r14 */
@@ -192,6 +193,23 @@ gor_ctx_make:
 	ret
 	.cfi_endproc
 	.size	gor_ctx_make, . - gor_ctx_make
+
+	/* uint64_t gor_ctx_fpstate(void): MXCSR in bits 0-31, the x87
+	 * control word in bits 32-47 - the layout of the frame's FP slot.
+	 * A leaf, so it may use the red zone below %rsp. */
+	.globl	gor_ctx_fpstate
+	.hidden	gor_ctx_fpstate
+	.type	gor_ctx_fpstate, @function
+	.p2align 4
+gor_ctx_fpstate:
+	.cfi_startproc
+	stmxcsr	-8(%rsp)
+	fnstcw	-4(%rsp)
+	movw	$0, -2(%rsp)
+	movq	-8(%rsp), %rax
+	ret
+	.cfi_endproc
+	.size	gor_ctx_fpstate, . - gor_ctx_fpstate
 
 	/* Reached only by the jump of the first gor_ctx_switch into a made
 	 * context, with %rsp == stack_hi, %rbx == entry, %rax == transfer. */

@@ -18,6 +18,8 @@
 #ifndef GOR_CONTEXT_H
 #define GOR_CONTEXT_H
 
+#include <stdint.h>
+
 typedef struct gor_ctx {
 	void *sp;
 } gor_ctx;
@@ -27,9 +29,14 @@ typedef struct gor_ctx {
 void *gor_ctx_switch(gor_ctx *from, gor_ctx *to, void *transfer);
 
 /* Prepare *ctx so that switching to it calls entry(transfer) on the stack
- * whose highest address is stack_hi (16-byte aligned), with the current
- * thread's floating-point control state. entry must never return: the
- * entry frame has no caller, and backtraces end there. */
-void gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *transfer));
+ * whose highest address is stack_hi (16-byte aligned), with the
+ * floating-point control state fpstate (from gor_ctx_fpstate). entry must
+ * never return: the entry frame has no caller, and backtraces end there. */
+void gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *transfer), uint64_t fpstate);
+
+/* The calling thread's floating-point control state (x86-64: MXCSR and the
+ * x87 control word; aarch64: FPCR), packed for gor_ctx_make. A goroutine
+ * starts with its creator's, as a thread starts with its creator's. */
+uint64_t gor_ctx_fpstate(void);
 
 #endif /* GOR_CONTEXT_H */

@@ -552,7 +552,7 @@ static void execute_prep(struct gor_m *mp, struct gor_g *gp)
 		if (gp->stack.lo == NULL &&
 		    stackalloc(&pp->stackcache, gp->stacksize, &gp->stack) != 0)
 			gor_fatal("out of memory", "cannot allocate a goroutine stack");
-		gor_ctx_make(&gp->ctx, gp->stack.hi, goentry);
+		gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
 #ifdef GOR_TSAN
 		if (gp->tsan_fiber == NULL)
 			gp->tsan_fiber = __tsan_create_fiber(0);
@@ -1417,7 +1417,7 @@ static struct gor_g *adopt(void)
 	mp->g0.stack.lo = mp->g0stack_map;
 	mp->g0.stack.hi = (char *)mp->g0stack_map + mp->g0stack_len;
 	mp->g0.stack.size = mp->g0stack_len;
-	gor_ctx_make(&mp->g0.ctx, mp->g0.stack.hi, g0entry);
+	gor_ctx_make(&mp->g0.ctx, mp->g0.stack.hi, g0entry, gor_ctx_fpstate());
 	casgstatus(&mp->g0, G_IDLE, G_RUNNING);
 	struct gor_g *gp = malg(NULL);
 	if (gp == NULL)
@@ -1533,6 +1533,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	gp->stacksize = stacksize;
 	gp->goid = newgoid(pp);
 	gp->createdpc = callerpc;
+	gp->fpstate = gor_ctx_fpstate();
 	gp->parentgoid = self->goid;
 	gp->lockedm = NULL;
 	gp->preempt = 0;

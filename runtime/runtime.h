@@ -141,6 +141,26 @@ enum waitreason {
 };
 extern const char *const waitreason_names[WAIT_NREASONS];
 
+/*
+ * A sudog is a goroutine waiting on something: a channel's send or receive
+ * queue, a select's cases, a semaphore. As in Go, one goroutine may have
+ * several (one per select case). gor puts them on the waiting goroutine's
+ * own stack, which never moves, so parking allocates nothing. Fields
+ * belong to whoever holds the lock of the queue the sudog is on.
+ */
+struct sudog {
+	struct gor_g *g;
+	struct sudog *next, *prev;  /* in a wait queue */
+	void *elem;                 /* data to send, or where to receive */
+	struct gor_chan *c;         /* channel waited on (chan, select) */
+	struct sudog *waitlink;     /* the g's other sudogs (select) */
+	void *addr;                 /* semaphore key (sema.c) */
+	uint32_t ticket;            /* sema.c: handoff / notify ticket */
+	bool isselect;              /* part of a select: claim g->selectdone */
+	bool success;               /* woken by a value (true) or a close */
+	int64_t acquiretime;
+};
+
 struct gor_g {
 	gor_ctx ctx;           /* saved stack pointer while not running */
 	gor_stack stack;       /* stack.lo == NULL: not yet bound (see execute) */
@@ -155,12 +175,16 @@ struct gor_g {
 	void (*fn)(void *);
 	void *arg;
 	size_t stacksize;      /* requested usable size, 0 = default */
+	uint64_t fpstate;      /* creator's FP control state, for its start */
 	char *name;            /* malloc'd copy or NULL */
 	void *waiting;         /* what it waits on (a channel...), for dumps */
 	int64_t waitsince;
 	void *createdpc;       /* return address of the gor_go call */
 	uint64_t parentgoid;
-	void *param;           /* handed over by the goroutine that readies it */
+	void *param;           /* handed over by the goroutine that readies it:
+				* the sudog that won, for chan and select */
+	atomic_u32 selectdone; /* a select's sudogs race to set it to 1 */
+	struct sudog *waitsudogs; /* select: list of its sudogs, via waitlink */
 	struct timer sleeptimer;
 	struct gor_g *alllink; /* allgs, append-only, never unlinked */
 #ifdef GOR_TSAN

@@ -139,8 +139,8 @@ START_TEST(test_ring_transfer)
 	struct tstack sa = stack_new(), sb = stack_new();
 	long bad_main = 0;
 
-	gor_ctx_make(&ring_a, sa.hi, ring_a_entry);
-	gor_ctx_make(&ring_b, sb.hi, ring_b_entry);
+	gor_ctx_make(&ring_a, sa.hi, ring_a_entry, gor_ctx_fpstate());
+	gor_ctx_make(&ring_b, sb.hi, ring_b_entry, gor_ctx_fpstate());
 	/* A made context is a stack pointer into its own stack. */
 	ck_assert((char *)ring_a.sp >= sa.lo && (char *)ring_a.sp < sa.hi);
 
@@ -184,7 +184,7 @@ START_TEST(test_pingpong_pointer)
 	struct tstack s = stack_new();
 	struct pp_msg msgs[2];
 
-	gor_ctx_make(&pp_ctx, s.hi, pp_entry);
+	gor_ctx_make(&pp_ctx, s.hi, pp_entry, gor_ctx_fpstate());
 	for (long i = 0; i < 10000; i++) {
 		struct pp_msg *m = &msgs[i & 1];
 
@@ -274,7 +274,7 @@ START_TEST(test_callee_saved_c)
 {
 	struct tstack s = stack_new();
 
-	gor_ctx_make(&live_ctx, s.hi, live_entry);
+	gor_ctx_make(&live_ctx, s.hi, live_entry, gor_ctx_fpstate());
 	for (uint64_t salt = 1; salt <= 2000; salt++)
 		ck_assert_uint_eq(live_across_switch(&main_ctx, &live_ctx, salt),
 				  live_expected(salt));
@@ -415,7 +415,7 @@ START_TEST(test_callee_saved_exact)
 	struct tstack s = stack_new();
 	uint64_t in[NPROBE], out[NPROBE];
 
-	gor_ctx_make(&probe_ctx, s.hi, probe_entry);
+	gor_ctx_make(&probe_ctx, s.hi, probe_entry, gor_ctx_fpstate());
 	for (uint64_t r = 0; r < 1000; r++) {
 		probe_values(in, 0xa0, r);
 		memset(out, 0, sizeof out);
@@ -563,9 +563,9 @@ START_TEST(test_fp_control_per_context)
 
 	set_round(RM_NEAREST);
 	ck_assert_int_eq(round_mode(), RM_NEAREST);
-	gor_ctx_make(&fz_ctx, sz.hi, fz_entry);
+	gor_ctx_make(&fz_ctx, sz.hi, fz_entry, gor_ctx_fpstate());
 	set_round(RM_ZERO);
-	gor_ctx_make(&fy_ctx, sy.hi, fy_entry);
+	gor_ctx_make(&fy_ctx, sy.hi, fy_entry, gor_ctx_fpstate());
 	set_round(RM_NEAREST);
 
 	for (int i = 0; i < 200; i++) {
@@ -630,7 +630,7 @@ START_TEST(test_fp_control_other_bits)
 
 	set_mxcsr(mx);
 	set_x87cw(cw);
-	gor_ctx_make(&fb_ctx, s.hi, fb_entry);
+	gor_ctx_make(&fb_ctx, s.hi, fb_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &fb_ctx, NULL);
 	ck_assert_uint_eq(get_mxcsr() & 0x8000u, 0);
 	ck_assert_uint_eq(get_x87cw() & 0x0300u, 0x0300u);
@@ -646,7 +646,7 @@ START_TEST(test_fp_control_other_bits)
 	uint64_t fpcr = get_fpcr() & ~(1ull << 24);
 
 	set_fpcr(fpcr);
-	gor_ctx_make(&fb_ctx, s.hi, fb_entry);
+	gor_ctx_make(&fb_ctx, s.hi, fb_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &fb_ctx, NULL);
 	ck_assert_uint_eq(get_fpcr() & (1ull << 24), 0);
 	ck_assert_uint_eq(fb_seen_start, fpcr);
@@ -710,7 +710,7 @@ START_TEST(test_backtrace_ends_at_entry)
 {
 	struct tstack s = stack_new();
 
-	gor_ctx_make(&bt_ctx, s.hi, bt_entry);
+	gor_ctx_make(&bt_ctx, s.hi, bt_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &bt_ctx, (void *)(uintptr_t)41);
 
 	/* bt_leaf, bt_mid, bt_entry, then the trampoline, and nothing past
@@ -775,7 +775,7 @@ START_TEST(test_unwinder_end_of_stack)
 {
 	struct tstack s = stack_new();
 
-	gor_ctx_make(&uw_ctx, s.hi, uw_entry);
+	gor_ctx_make(&uw_ctx, s.hi, uw_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &uw_ctx, NULL);
 	ck_assert_int_eq(uw_code, _URC_END_OF_STACK);
 	/* uw_leaf, uw_mid, uw_entry, the trampoline, and then libgcc's
@@ -812,7 +812,7 @@ START_TEST(test_backtrace_after_resume)
 {
 	struct tstack s = stack_new();
 
-	gor_ctx_make(&bt2_ctx, s.hi, bt2_entry);
+	gor_ctx_make(&bt2_ctx, s.hi, bt2_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &bt2_ctx, NULL);
 	gor_ctx_switch(&main_ctx, &bt2_ctx, NULL);
 	ck_assert_int_eq(bt2_n[0], bt_leaf_index(bt_frames, bt_n) + 4);
@@ -857,7 +857,7 @@ START_TEST(test_entry_stack_aligned)
 	struct tstack s = stack_new();
 	uintptr_t hi = (uintptr_t)s.hi;
 
-	gor_ctx_make(&al_ctx, s.hi, al_entry);
+	gor_ctx_make(&al_ctx, s.hi, al_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &al_ctx, NULL);
 
 	/* x86-64: the frame address is where entry pushed %rbp, 16 below
@@ -888,7 +888,7 @@ START_TEST(test_entry_return_traps)
 {
 	struct tstack s = stack_new();
 
-	gor_ctx_make(&ret_ctx, s.hi, returning_entry);
+	gor_ctx_make(&ret_ctx, s.hi, returning_entry, gor_ctx_fpstate());
 	gor_ctx_switch(&main_ctx, &ret_ctx, (void *)(uintptr_t)7);
 	/* Not reached: the trampoline traps. */
 	ck_abort_msg("entry returned and execution went on");
