@@ -22,7 +22,7 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 NATIVE  := $(shell uname -m)
 
 CFLAGS_COMMON := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fno-omit-frame-pointer \
-                 -pthread -D_GNU_SOURCE -Iinclude
+                 -pthread -Iinclude
 ifeq ($(ATOMICS),ao)
 CFLAGS_COMMON += -DGOR_ATOMICS_AO
 endif
@@ -147,7 +147,7 @@ install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/gor.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/libgor.a $(B)/libgor.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(B)/gor.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gor.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gor.pc
 
 clean:
 	rm -rf build

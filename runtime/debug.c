@@ -11,6 +11,7 @@
  * for gor_dump), formatting numbers by hand: no malloc and no stdio on the
  * fatal path, which may run in a SIGSEGV handler or with locks held.
  */
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>

@@ -64,6 +64,7 @@
  *   G fields: whoever holds the G (see runtime.h). status is atomic.
  *   The allg list: push-only with CAS, never unlinked.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>

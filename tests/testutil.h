@@ -26,6 +26,10 @@
 #ifndef GOR_TESTUTIL_H
 #define GOR_TESTUTIL_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, pthread_getattr_np, CPU_COUNT */
+#endif
+
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
