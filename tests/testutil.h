@@ -26,6 +26,12 @@
 #ifndef GOR_TESTUTIL_H
 #define GOR_TESTUTIL_H
 
+/* memmem, strsignal, pthread_timedjoin_np, sched_getaffinity, CPU_*: a
+ * suite includes this header before any other (or defines it itself). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, pthread_getattr_np, CPU_COUNT */
 #endif
