@@ -1,0 +1,73 @@
+/*
+ * select: pingpong where B waits in a two-way gor_select, N times:
+ *   select { case v = recv(ping): send(pong, v); case recv(idle): fail }
+ * idle is an unbuffered channel that never gets a send. All unbuffered.
+ * Main loops N times: send(ping, i); sum += recv(pong).
+ * Timed (gor_now): from just before B is spawned until main's loop ends.
+ * Figure: ns per round trip = elapsed / N. Check: sum == N(N-1)/2 and the
+ * idle case never fired.
+ */
+#include "bench.h"
+#include "gor.h"
+
+static long long n;
+static gor_chan *ping, *pong, *idle;
+
+static void b_task(void *arg)
+{
+	(void)arg;
+	for (long long i = 0; i < n; i++) {
+		int64_t v;
+		gor_case cases[2] = {
+			{ .chan = ping, .op = GOR_RECV, .elem = &v },
+			{ .chan = idle, .op = GOR_RECV, .elem = NULL },
+		};
+		int r = gor_select(cases, 2);
+
+		if (r != 0)
+			bench_fail("B: select returned %d at %lld (idle fired?)", r, i);
+		if (!cases[0].ok)
+			bench_fail("B: ping closed at %lld", i);
+		if (gor_send(pong, &v) != 0)
+			bench_fail("B: send(pong) failed at %lld: %s", i, strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	long long p = 1;
+
+	n = 3000000;
+	BENCH_FLAGS(argc, argv,
+		    { "p", BENCH_INT, &p, "MAXPROCS (GOMAXPROCS)" },
+		    { "n", BENCH_INT, &n, "round trips" });
+	bench_positive("p", p);
+	bench_positive("n", n);
+	gor_maxprocs((int)p);
+
+	ping = gor_chan_make(sizeof(int64_t), 0);
+	pong = gor_chan_make(sizeof(int64_t), 0);
+	idle = gor_chan_make(sizeof(int64_t), 0);
+	if (!ping || !pong || !idle)
+		bench_fail("gor_chan_make: %s", strerror(errno));
+	int64_t sum = 0;
+	int64_t t0 = gor_now();
+	if (gor_go(b_task, NULL) != 0)
+		bench_fail("gor_go: %s", strerror(errno));
+	for (int64_t i = 0; i < n; i++) {
+		int64_t v;
+
+		if (gor_send(ping, &i) != 0)
+			bench_fail("main: send(ping) failed at %lld: %s", (long long)i, strerror(errno));
+		if (gor_recv(pong, &v) != 1)
+			bench_fail("main: recv(pong) failed at %lld", (long long)i);
+		sum += v;
+	}
+	int64_t el = gor_now() - t0;
+
+	if (sum != (int64_t)n * (n - 1) / 2)
+		bench_fail("sum %lld, want %lld", (long long)sum, n * (n - 1) / 2);
+	printf("select/P%lld: %.2f ns/op roundtrips=%lld total_ms=%.1f\n",
+	       p, (double)el / (double)n, n, (double)el / 1e6);
+	return 0;
+}
