@@ -1,0 +1,3 @@
+module gorbench
+
+go 1.19
