@@ -1,0 +1,694 @@
+/*
+ * stack.c - goroutine stacks: mmap'd, lazily committed, guarded, pooled.
+ *
+ * LAYOUT. A stack of class k is one "piece": a guard region of guardsz
+ * bytes (max(page, 64 KiB)) directly below `size` usable bytes, so
+ *
+ *	| guard (guardsz) | usable: lo ........................ hi |
+ *
+ * lo and hi are page aligned (hence 16-byte aligned), size = hi - lo is a
+ * whole number of pages. The guard is 64 KiB rather than one page because a
+ * frame larger than the guard can step over it without touching it; 64 KiB
+ * is also what GCC's -fstack-clash-protection assumes on aarch64. Guards
+ * cost no RAM, so only address space pays for the width.
+ *
+ * The kernel is asked for pieces in batches: one mmap(PROT_READ|PROT_WRITE,
+ * MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE) of n = BATCH_BYTES / stride
+ * pieces (1 <= n <= BATCH_MAX), carved. Nothing is committed until touched,
+ * so a goroutine that uses 3 KiB of its 256 KiB costs one page of RAM.
+ *
+ * SIZE CLASSES. Class 0 is the default size: GOR_STACK=N bytes, or N with
+ * a suffix k/K, m/M or g/G (KiB, MiB, GiB), else 256 KiB; clamped to
+ * [64 KiB, 1 GiB] and rounded up to pages; a value that is not a number,
+ * or out of range, is replaced with a one-line warning on stderr. Any
+ * request up to the default gets a default stack. Class k >= 1 is
+ * 2^(16+k) bytes and serves requests above the default, rounded up to the
+ * next power of two; requests above STACK_MAX (1 GiB) fail with EINVAL.
+ *
+ * GUARDS, chosen once by stack_init (GOR_STACK_GUARD=madvise|mprotect|canary
+ * forces one, for tests):
+ *  - madvise: MADV_GUARD_INSTALL (Linux >= 6.13) makes the guard fault
+ *    without splitting the mapping, so guarded stacks cost no map at all.
+ *    The default when a probe at stack_init shows that it works; else:
+ *  - mprotect: a PROT_NONE guard splits the mapping, two maps per stack,
+ *    and vm.max_map_count (65530 by default) bounds the maps of a process.
+ *    The budget is max_map_count less a margin of max(max_map_count / 8,
+ *    1024) maps left to the rest of the program (thread stacks, malloc
+ *    arenas, libraries); once batches would exceed it, new stacks are
+ *    made in canary mode and stderr says so once.
+ *  - canary: no guard; STACK_CANARY is written at lo each time a stack is
+ *    handed out and the scheduler checks it at every switch. The guard
+ *    region is still left unused, so a small overrun lands there and not
+ *    in the neighbouring stack before the check sees it.
+ *
+ * OVERFLOW. The SIGSEGV/SIGBUS handler runs on the thread's alternate
+ * signal stack (stack_thread_init) because the faulting stack is full. The
+ * rule: a kernel-generated fault whose address a satisfies
+ * lo - guardsz <= a < lo, lo being that of the stack of the goroutine the
+ * thread runs (proc_signal_goroutine), guard madvise or mprotect, is an
+ * overflow and ends the process through gor_fatal. Anything else restores
+ * the handler that was there before stack_init and returns: a fault then
+ * re-executes the faulting instruction and meets the old handler (or the
+ * default action); a SIGSEGV sent by kill() is re-raised. The runtime's
+ * handler is gone after that, which costs nothing when the process is
+ * about to die, and leaves faults to the old handler if it handles them.
+ *
+ * POOLS. Free default-class stacks are kept per P in struct stackcache
+ * (alloc pops, free pushes; an empty cache takes STACKCACHE_MAX/2 stacks
+ * from the global pool at once, a full one gives its oldest half back),
+ * then in the global pool, one per class, a LIFO of "warm" stacks (pages
+ * left as they were, reused at once) and one of "cold" stacks (no RAM).
+ * Other classes bypass the caches: they are rare and large.
+ *
+ * POOL POLICY, bounding what free stacks pin: the global pool keeps warm
+ * stacks whose usable sizes add up to at most POOL_WARM_BYTES (64 MiB, 256
+ * default stacks); a stack freed beyond that gets MADV_DONTNEED and goes
+ * cold, and so 100,000 released stacks pin at most 64 MiB (plus 24 bytes
+ * of bookkeeping each, plus STACKCACHE_MAX per P in the caches). Address
+ * space is never returned: the peak is kept and reused (a batch is
+ * unmapped only on an error path, before any piece leaves this file).
+ *
+ * INVARIANTS.
+ *  I1 Each stack of class k ever created is, at any moment, handed out, in
+ *     a cache, in pools[k], or in a pool_put between its two critical
+ *     sections; pools[k].created counts all of them and cap >= created, so
+ *     pushing on a pool never allocates and stackfree cannot fail.
+ *  I2 pools[k].s holds the warm LIFO in [0, nwarm) and the cold LIFO in
+ *     [cap - ncold, cap); nwarm + ncold <= created <= cap.
+ *  I3 warm_bytes is the sum of the sizes of all warm stacks, and at most
+ *     POOL_WARM_BYTES.
+ *  I4 guard_maps >= 2 x the mprotect-guarded stacks in existence.
+ *
+ * LOCKING.
+ *  - pagesz, guardsz, defsize, guard_mode, map_budget, old_segv, old_bus:
+ *    written once inside stack_init's pthread_once, read-only afterwards,
+ *    read without a lock (the handler too): every other entry point runs
+ *    after stack_init returned, on its thread or one created later.
+ *  - pool_lock guards pools[] and warm_bytes. It is held for O(STACKCACHE_MAX)
+ *    work and at most one realloc, never across a system call.
+ *  - guard_maps and canary_warned: atomics (atomic.h), no lock.
+ *  - struct stackcache: no lock; only the M holding its P touches it.
+ *  - altstack: thread-local.
+ *  - The signal handler takes no lock (the fault may come while this very
+ *    thread holds pool_lock) and calls only async-signal-safe functions.
+ *
+ * TOOLS. With GOR_VALGRIND every piece is registered as a stack with
+ * valgrind when carved (vgid); pieces are unmapped only before being
+ * registered, so there is nothing to deregister. Memcheck is also told
+ * that guards and free stacks are not accessible, and that a stack handed
+ * out holds undefined bytes, as a fresh thread stack would: so it reports
+ * a use of a freed stack, and its leak check at exit skips the pooled
+ * address space rather than reading gigabytes of it. Under AddressSanitizer a
+ * stack's whole usable range is unpoisoned each time it is handed out, as
+ * the frames of its previous goroutine may have left redzones behind.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "stack.h"
+#include "atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef GOR_VALGRIND
+#include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
+#define VG_NOACCESS(p, n) VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define VG_UNDEFINED(p, n) VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#else
+#define VG_NOACCESS(p, n) ((void)0)
+#define VG_UNDEFINED(p, n) ((void)0)
+#endif
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOR_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GOR_ASAN 1
+#endif
+#ifdef GOR_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define STACK_MIN	((size_t)64 << 10)
+#define STACK_DEFAULT	((size_t)256 << 10)
+#define STACK_MAX	((size_t)1 << 30)
+#define GUARD_MIN	((size_t)64 << 10)
+#define BATCH_BYTES	((size_t)16 << 20)
+#define BATCH_MAX	64
+#define POOL_WARM_BYTES	((size_t)64 << 20)
+/* Class 0 is the default; class k >= 1 is 2^(16+k) bytes, up to 2^30. */
+#define CLASS_SHIFT	16
+#define NCLASS		(30 - CLASS_SHIFT + 1)
+
+struct pool {
+	gor_stack *s;    /* I2: warm at the bottom, cold at the top */
+	size_t cap, nwarm, ncold, created;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_errno;
+static size_t pagesz, guardsz, defsize;
+static enum stack_guard guard_mode;
+static uint64_t map_budget;
+static struct sigaction old_segv, old_bus;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool pools[NCLASS];
+static size_t warm_bytes;
+
+static atomic_u64 guard_maps;
+static atomic_u32 canary_warned;
+
+static __thread gor_stack altstack; /* lo != NULL iff this thread owns it */
+
+/* ---- Sizes ------------------------------------------------------------ */
+
+static size_t round_page(size_t n)
+{
+	return (n + pagesz - 1) & ~(pagesz - 1); /* pagesz is a power of two */
+}
+
+static size_t class_size(unsigned k)
+{
+	return k == 0 ? defsize : (size_t)1 << (CLASS_SHIFT + k);
+}
+
+static int size_class(size_t size, unsigned *k)
+{
+	if (size > STACK_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (size <= defsize) {
+		*k = 0;
+		return 0;
+	}
+	/* size > defsize >= 2^16, so size - 1 > 0 and the ceiling log2 of
+	 * size is in [17, 30]: k in [1, NCLASS - 1]. */
+	*k = (unsigned)(64 - __builtin_clzll((unsigned long long)size - 1)) - CLASS_SHIFT;
+	return 0;
+}
+
+size_t stack_default_size(void)
+{
+	return defsize;
+}
+
+/* ---- Configuration (stack_init only) ------------------------------------ */
+
+static size_t env_stack_size(void)
+{
+	const char *e = getenv("GOR_STACK");
+	if (e == NULL || *e == '\0')
+		return STACK_DEFAULT;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(e, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	/* strtoull would accept a sign or leading blanks: insist on a digit. */
+	if (*e < '0' || *e > '9' || *end != '\0') {
+		fprintf(stderr, "gor: warning: GOR_STACK=%s is not a size "
+			"(bytes, or a number with suffix k, m or g); using %zu\n",
+			e, STACK_DEFAULT);
+		return STACK_DEFAULT;
+	}
+	if (errno == ERANGE || v > (STACK_MAX >> shift)) {
+		fprintf(stderr, "gor: warning: GOR_STACK=%s is above the maximum; "
+			"using %zu\n", e, STACK_MAX);
+		return STACK_MAX;
+	}
+	if ((v << shift) < STACK_MIN) {
+		fprintf(stderr, "gor: warning: GOR_STACK=%s is below the minimum; "
+			"using %zu\n", e, STACK_MIN);
+		return STACK_MIN;
+	}
+	return (size_t)v << shift;
+}
+
+/* A kernel without MADV_GUARD_INSTALL says EINVAL; but an emulator may
+ * accept advice it ignores (qemu-user does), so the probe also checks that
+ * the page has become one: the kernel's copy from a guard page fails with
+ * EFAULT, which a write to a pipe shows without a fault. */
+static bool madvise_guard_works(void)
+{
+	void *p = mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	bool ok = false;
+	int fd[2];
+	if (madvise(p, pagesz, MADV_GUARD_INSTALL) == 0 && pipe2(fd, O_CLOEXEC) == 0) {
+		ok = write(fd[1], p, 1) < 0 && errno == EFAULT;
+		close(fd[0]);
+		close(fd[1]);
+	}
+	munmap(p, pagesz);
+	return ok;
+}
+
+static enum stack_guard pick_guard(void)
+{
+	bool can_madvise = madvise_guard_works();
+	const char *e = getenv("GOR_STACK_GUARD");
+	if (e != NULL && *e != '\0') {
+		if (strcmp(e, "madvise") == 0 && can_madvise)
+			return STACK_GUARD_MADVISE;
+		if (strcmp(e, "madvise") == 0)
+			fputs("gor: warning: GOR_STACK_GUARD=madvise: the kernel lacks "
+			      "MADV_GUARD_INSTALL; using mprotect\n", stderr);
+		else if (strcmp(e, "mprotect") == 0)
+			return STACK_GUARD_MPROTECT;
+		else if (strcmp(e, "canary") == 0)
+			return STACK_GUARD_CANARY;
+		else
+			fprintf(stderr, "gor: warning: GOR_STACK_GUARD=%s is not "
+				"madvise, mprotect or canary; ignored\n", e);
+	}
+	return can_madvise ? STACK_GUARD_MADVISE : STACK_GUARD_MPROTECT;
+}
+
+static uint64_t read_map_budget(void)
+{
+	unsigned long max = 65530; /* the kernel's default, if unreadable */
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	if (f != NULL) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = 65530;
+		fclose(f);
+	}
+	unsigned long margin = max / 8 > 1024 ? max / 8 : 1024;
+	return max > margin ? max - margin : 0;
+}
+
+/* ---- Overflow handler ------------------------------------------------- */
+
+/* An async-signal-safe string builder: no malloc, no stdio. */
+struct fbuf {
+	char b[256];
+	size_t n;
+};
+
+static void fput(struct fbuf *f, const char *s, size_t max)
+{
+	for (; *s != '\0' && max > 0 && f->n < sizeof f->b - 1; s++, max--)
+		f->b[f->n++] = *s;
+	f->b[f->n] = '\0';
+}
+
+static void fput_u64(struct fbuf *f, uint64_t v, unsigned base)
+{
+	char t[24];
+	size_t i = sizeof t - 1;
+	t[i] = '\0';
+	do
+		t[--i] = "0123456789abcdef"[v % base];
+	while ((v /= base) != 0);
+	fput(f, t + i, sizeof t);
+}
+
+static bool in_guard(const gor_stack *s, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)s->lo;
+	return s->guard != STACK_GUARD_CANARY && a < lo && lo - a <= guardsz;
+}
+
+static _Noreturn void overflow(uint64_t goid, const char *name,
+			       const gor_stack *s, const void *addr)
+{
+	struct fbuf f = { .n = 0 };
+	fput(&f, "goroutine ", SIZE_MAX);
+	fput_u64(&f, goid, 10);
+	if (name != NULL && *name != '\0') {
+		fput(&f, " \"", SIZE_MAX);
+		fput(&f, name, 64);
+		fput(&f, "\"", SIZE_MAX);
+	}
+	fput(&f, ": stack of ", SIZE_MAX);
+	fput_u64(&f, s->size, 10);
+	fput(&f, " bytes exhausted (fault at 0x", SIZE_MAX);
+	fput_u64(&f, (uintptr_t)addr, 16);
+	fput(&f, ")", SIZE_MAX);
+	gor_fatal("stack overflow", f.b);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	int saved = errno;
+	uint64_t goid;
+	const char *name;
+	const gor_stack *s;
+	/* si_addr is meaningful only for faults the kernel raised (si_code > 0). */
+	if (si->si_code > 0 && proc_signal_goroutine(&goid, &name, &s) &&
+	    s != NULL && in_guard(s, si->si_addr))
+		overflow(goid, name, s, si->si_addr);
+	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+	/* A fault recurs by itself when the instruction re-executes; a signal
+	 * sent by kill() does not, and must not be swallowed. It stays blocked
+	 * until this handler returns, then meets the restored action. */
+	if (si->si_code <= 0)
+		raise(sig);
+	errno = saved;
+}
+
+static int install_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) < 0)
+		return -1;
+	if (sigaction(SIGBUS, &sa, &old_bus) < 0) {
+		sigaction(SIGSEGV, &old_segv, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void init(void)
+{
+	pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	guardsz = pagesz > GUARD_MIN ? pagesz : GUARD_MIN;
+	defsize = round_page(env_stack_size());
+	guard_mode = pick_guard();
+	map_budget = read_map_budget();
+	if (install_handler() < 0)
+		init_errno = errno;
+}
+
+int stack_init(void)
+{
+	pthread_once(&init_once, init);
+	if (init_errno != 0) {
+		errno = init_errno;
+		return -1;
+	}
+	return 0;
+}
+
+int stack_thread_init(void)
+{
+	stack_t cur;
+	if (sigaltstack(NULL, &cur) < 0)
+		return -1;
+	/* One already set up (ours, or a sanitizer's) serves as well. */
+	if (!(cur.ss_flags & SS_DISABLE))
+		return 0;
+	if (stackalloc(NULL, 0, &altstack) < 0)
+		return -1;
+	stack_t ss = { .ss_sp = altstack.lo, .ss_size = altstack.size, .ss_flags = 0 };
+	if (sigaltstack(&ss, NULL) < 0) {
+		int e = errno;
+		stackfree(NULL, &altstack);
+		altstack.lo = NULL;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void stack_thread_exit(void)
+{
+	if (altstack.lo == NULL)
+		return;
+	stack_t ss = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
+	sigaltstack(&ss, NULL);
+	stackfree(NULL, &altstack);
+	altstack.lo = NULL;
+}
+
+/* ---- Batches from the kernel ------------------------------------------ */
+
+struct batch {
+	char *base;
+	size_t stride;
+	unsigned n, k;
+	uint8_t guard;
+};
+
+/* The guard kind for a batch of n, reserving its maps in mprotect mode. */
+static uint8_t batch_guard(unsigned n)
+{
+	if (guard_mode != STACK_GUARD_MPROTECT)
+		return (uint8_t)guard_mode;
+	if (atomic_add_u64(&guard_maps, 2 * (int64_t)n) <= map_budget)
+		return STACK_GUARD_MPROTECT;
+	/* Racing reservations may both fail near the limit; only a few
+	 * stacks lose their guard for it. */
+	atomic_add_u64(&guard_maps, -2 * (int64_t)n);
+	if (atomic_cas_u32(&canary_warned, 0, 1))
+		fputs("gor: warning: vm.max_map_count leaves no room for more "
+		      "guard pages; new goroutine stacks are unguarded "
+		      "(canary checked at each switch)\n", stderr);
+	return STACK_GUARD_CANARY;
+}
+
+static void batch_unmap(const struct batch *b)
+{
+	munmap(b->base, b->n * b->stride);
+	if (b->guard == STACK_GUARD_MPROTECT)
+		atomic_add_u64(&guard_maps, -2 * (int64_t)b->n);
+}
+
+static int install_guard(char *g, uint8_t guard)
+{
+	if (guard == STACK_GUARD_MADVISE)
+		return madvise(g, guardsz, MADV_GUARD_INSTALL);
+	if (guard == STACK_GUARD_MPROTECT)
+		return mprotect(g, guardsz, PROT_NONE);
+	return 0;
+}
+
+static int batch_map(unsigned k, struct batch *b)
+{
+	b->k = k;
+	b->stride = guardsz + class_size(k);
+	size_t n = BATCH_BYTES / b->stride;
+	b->n = n < 1 ? 1 : n > BATCH_MAX ? BATCH_MAX : (unsigned)n;
+	b->guard = batch_guard(b->n);
+	b->base = mmap(NULL, b->n * b->stride, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (b->base == MAP_FAILED) {
+		if (b->guard == STACK_GUARD_MPROTECT)
+			atomic_add_u64(&guard_maps, -2 * (int64_t)b->n);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (unsigned i = 0; i < b->n; i++) {
+		if (install_guard(b->base + i * b->stride, b->guard) < 0) {
+			batch_unmap(b);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	VG_NOACCESS(b->base, b->n * b->stride);
+	return 0;
+}
+
+static gor_stack batch_piece(const struct batch *b, unsigned i)
+{
+	char *lo = b->base + i * b->stride + guardsz;
+	size_t size = b->stride - guardsz;
+	gor_stack s = {
+		.lo = lo, .hi = lo + size, .size = size,
+		.guard = b->guard, .sizeclass = (uint8_t)b->k, .vgid = 0,
+	};
+#ifdef GOR_VALGRIND
+	s.vgid = VALGRIND_STACK_REGISTER(s.lo, s.hi);
+#endif
+	return s;
+}
+
+/* ---- The global pool (callers hold pool_lock) ------------------------- */
+
+/* Makes room for n more stacks of the class, keeping I1 and I2. */
+static bool pool_grow(struct pool *p, size_t n)
+{
+	size_t need = p->created + n;
+	if (need > p->cap) {
+		size_t cap = p->cap * 2 > need ? p->cap * 2 : need;
+		gor_stack *s = realloc(p->s, cap * sizeof *s);
+		if (s == NULL)
+			return false;
+		memmove(s + cap - p->ncold, s + p->cap - p->ncold, p->ncold * sizeof *s);
+		p->s = s;
+		p->cap = cap;
+	}
+	p->created = need;
+	return true;
+}
+
+/* By I1, s is counted in created but in no list: there is a free slot. */
+static void push_warm(struct pool *p, const gor_stack *s)
+{
+	p->s[p->nwarm++] = *s;
+	warm_bytes += s->size;
+}
+
+static void push_cold(struct pool *p, const gor_stack *s)
+{
+	p->s[p->cap - ++p->ncold] = *s;
+}
+
+static bool pop(struct pool *p, gor_stack *out)
+{
+	if (p->nwarm > 0) {
+		*out = p->s[--p->nwarm];
+		warm_bytes -= out->size;
+		return true;
+	}
+	if (p->ncold > 0) {
+		*out = p->s[p->cap - p->ncold--];
+		return true;
+	}
+	return false;
+}
+
+/* ---- Moving stacks between the pool, the caches and the kernel --------- */
+
+/* Gives back n <= STACKCACHE_MAX stacks; those beyond the warm budget (I3)
+ * lose their pages first, outside the lock. */
+static void pool_put(const gor_stack *v, size_t n)
+{
+	gor_stack cold[STACKCACHE_MAX];
+	size_t ncold = 0;
+
+	pthread_mutex_lock(&pool_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (warm_bytes + v[i].size <= POOL_WARM_BYTES)
+			push_warm(&pools[v[i].sizeclass], &v[i]);
+		else
+			cold[ncold++] = v[i];
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (ncold == 0)
+		return;
+	/* A failure would only leave the pages committed: nothing to undo. */
+	for (size_t i = 0; i < ncold; i++)
+		madvise(cold[i].lo, cold[i].size, MADV_DONTNEED);
+	pthread_mutex_lock(&pool_lock);
+	for (size_t i = 0; i < ncold; i++)
+		push_cold(&pools[cold[i].sizeclass], &cold[i]);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Fills v[0..want) from a fresh batch, the rest of which goes cold (its
+ * pages were never touched). */
+static int pool_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
+{
+	struct batch b;
+	if (batch_map(k, &b) < 0)
+		return -1;
+	if (want > b.n)
+		want = b.n;
+	pthread_mutex_lock(&pool_lock);
+	if (!pool_grow(&pools[k], b.n)) {
+		pthread_mutex_unlock(&pool_lock);
+		batch_unmap(&b);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (unsigned i = (unsigned)want; i < b.n; i++) {
+		gor_stack s = batch_piece(&b, i);
+		push_cold(&pools[k], &s);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	for (unsigned i = 0; i < want; i++)
+		v[i] = batch_piece(&b, i);
+	*got = want;
+	return 0;
+}
+
+/* 1 <= *got <= want stacks of class k into v: from the pool, else fresh. */
+static int pool_take(unsigned k, gor_stack *v, size_t want, size_t *got)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&pool_lock);
+	while (n < want && pop(&pools[k], &v[n]))
+		n++;
+	pthread_mutex_unlock(&pool_lock);
+	if (n == 0)
+		return pool_fresh(k, v, want, got);
+	*got = n;
+	return 0;
+}
+
+/* ---- The interface ------------------------------------------------------ */
+
+static void handout(gor_stack *s)
+{
+	VG_UNDEFINED(s->lo, s->size);
+#ifdef GOR_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+#endif
+	/* Rewritten each time: MADV_DONTNEED zeroes a cold stack's pages. */
+	if (s->guard == STACK_GUARD_CANARY)
+		*(uint64_t *)s->lo = STACK_CANARY;
+}
+
+int stackalloc(struct stackcache *c, size_t size, gor_stack *out)
+{
+	unsigned k;
+	if (size_class(size, &k) < 0)
+		return -1;
+	if (k == 0 && c != NULL) {
+		if (c->n == 0) {
+			size_t got;
+			if (pool_take(0, c->s, STACKCACHE_MAX / 2, &got) < 0)
+				return -1;
+			c->n = (uint32_t)got;
+		}
+		*out = c->s[--c->n];
+	} else {
+		size_t got;
+		if (pool_take(k, out, 1, &got) < 0)
+			return -1;
+	}
+	handout(out);
+	return 0;
+}
+
+void stackfree(struct stackcache *c, gor_stack *s)
+{
+	VG_NOACCESS(s->lo, s->size);
+	if (s->sizeclass != 0 || c == NULL) {
+		pool_put(s, 1);
+		return;
+	}
+	if (c->n == STACKCACHE_MAX) {
+		/* The oldest half goes: the newest are likelier in CPU caches. */
+		pool_put(c->s, STACKCACHE_MAX / 2);
+		memmove(c->s, c->s + STACKCACHE_MAX / 2,
+			(STACKCACHE_MAX / 2) * sizeof c->s[0]);
+		c->n -= STACKCACHE_MAX / 2;
+	}
+	c->s[c->n++] = *s;
+}
+
+void stackcache_flush(struct stackcache *c)
+{
+	pool_put(c->s, c->n);
+	c->n = 0;
+}
