@@ -132,7 +132,7 @@ check-clang:
 check-aarch64:
 	@tools/deps.sh gcc-aarch64-linux-gnu qemu-user check:arm64 libsubunit-dev:arm64
 	@$(MAKE) --no-print-directory test B=build/aarch64 CC=aarch64-linux-gnu-gcc \
-	  RUNNER="qemu-aarch64 -L /"
+	  RUNNER="env GOR_STACK_GUARD=mprotect qemu-aarch64 -L /"
 
 # ---- samples, demo, bench --------------------------------------------------
 

@@ -39,4 +39,20 @@ void gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *transfer), u
  * starts with its creator's, as a thread starts with its creator's. */
 uint64_t gor_ctx_fpstate(void);
 
+/* For stack walks of a switched-out context: the address it will resume
+ * at and its frame pointer, read from the saved frame (layouts in the .S
+ * files). Frames above are {saved fp, return address} records on both
+ * architectures, given -fno-omit-frame-pointer. */
+static inline void gor_ctx_frame(const gor_ctx *ctx, void **pc, void **fp)
+{
+	void *const *sp = ctx->sp;
+#if defined(__x86_64__)
+	*fp = sp[6];
+	*pc = sp[7];
+#elif defined(__aarch64__)
+	*fp = sp[0];
+	*pc = sp[1];
+#endif
+}
+
 #endif /* GOR_CONTEXT_H */

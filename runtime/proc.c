@@ -83,6 +83,9 @@
 #ifdef GOR_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
+#ifdef GOR_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 struct sched sched;
 struct gor_p *allp[GOR_MAXPROCS_LIMIT];
@@ -478,6 +481,8 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 #endif
 	gp->nativestack = 0;
 	gp->ctx.sp = NULL;
+	free(gp->name); /* a dead goroutine's name is shown nowhere */
+	gp->name = NULL;
 	gp->schedlink = pp->gfree;
 	pp->gfree = gp;
 	if (++pp->gfreecnt < GFREE_LOCAL_MAX)
@@ -489,19 +494,19 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 		pp->gfreecnt--;
 		g1->schedlink = sched.gfree;
 		sched.gfree = g1;
-		sched.ngfree++;
+		atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) + 1);
 	}
 	unlock(&sched.lock);
 }
 
 static struct gor_g *gfget(struct gor_p *pp)
 {
-	if (pp->gfree == NULL && sched.gfree != NULL) {
+	if (pp->gfree == NULL && atomic_load_u32(&sched.ngfree) > 0) {
 		lock(&sched.lock);
 		while (pp->gfreecnt < GFREE_LOCAL_MAX / 2 && sched.gfree) {
 			struct gor_g *g1 = sched.gfree;
 			sched.gfree = g1->schedlink;
-			sched.ngfree--;
+			atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) - 1);
 			g1->schedlink = pp->gfree;
 			pp->gfree = g1;
 			pp->gfreecnt++;
@@ -519,6 +524,7 @@ static struct gor_g *gfget(struct gor_p *pp)
 /* ---- switching --------------------------------------------------------- */
 
 static void finish_after(struct gor_m *mp);
+static void mready(struct gor_m *mp, struct gor_p *pp);
 static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
 
 /* Switches this M from goroutine `from` to `to` (either may be g0) and
@@ -722,8 +728,7 @@ static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff)
 	}
 	struct gor_p *pp = pidleget();
 	if (pp) {
-		mp->idle = false;
-		mp->nextp = pp;
+		mready(mp, pp);
 		atomic_store_ptr(&mp->readyg, gp);
 		unlock(&sched.lock);
 		notewakeup(&mp->park);
@@ -785,6 +790,44 @@ static void newm(struct gor_p *pp, bool spinning)
 	}
 }
 
+/* Marks an idle M as handed pp, under sched.lock; the caller wakes it. */
+static void mready(struct gor_m *mp, struct gor_p *pp)
+{
+	mp->idle = false;
+	if (mp->idlelocked) {
+		mp->idlelocked = false;
+		sched.nmidlelocked--;
+	}
+	mp->nextp = pp;
+}
+
+/*
+ * Go's checkdead, called under sched.lock by an M about to sleep with no
+ * timeout. If every M sleeps, no timer is pending and no goroutine is in a
+ * system call, nothing can ever make a goroutine runnable again: the
+ * program is deadlocked, and says so rather than hang. An adopted thread
+ * running its own code is an M that does not sleep, so it keeps this
+ * quiet, as it must: it may yet send on a channel.
+ */
+static void checkdead(void)
+{
+	if (sched.mcount - sched.nmidle - sched.nmidlelocked > 0)
+		return;
+	if (sched.timedsleeper != NULL || timers_next() != INT64_MAX)
+		return;
+	int waiting = 0;
+	for (struct gor_g *gp = atomic_load_acq_ptr(&allglist); gp; gp = gp->alllink) {
+		uint32_t st = atomic_load_u32(&gp->status);
+		if (st == G_WAITING)
+			waiting++;
+		else if (st == G_RUNNABLE || st == G_RUNNING || st == G_SYSCALL)
+			return; /* someone will run it: not our business here */
+	}
+	if (waiting == 0)
+		gor_fatal("no goroutines (main called gor_exit) - deadlock!", NULL);
+	gor_fatal("all goroutines are asleep - deadlock!", NULL);
+}
+
 /* Sleeps until startm or ready_locked hands this M a P. An M bound to a
  * thread's goroutine never joins the idle list: only its own goroutine
  * becoming runnable wakes it. Called with sched.lock held; returns
@@ -792,8 +835,13 @@ static void newm(struct gor_p *pp, bool spinning)
 static void stopm_locked(struct gor_m *mp)
 {
 	mp->idle = true;
-	if (mp->lockedg == NULL)
+	if (mp->lockedg == NULL) {
 		mput(mp);
+	} else {
+		mp->idlelocked = true;
+		sched.nmidlelocked++;
+	}
+	checkdead();
 	/* A wake-up meant for an earlier sleep (a timed sleeper woken both
 	 * by its timeout and by wake_timedsleeper) may arrive late: only a
 	 * handed-over P ends this sleep, and nextp is read under the lock. */
@@ -824,9 +872,8 @@ static void startm(struct gor_p *pp, bool spinning)
 	}
 	struct gor_m *mp = mget();
 	if (mp) {
-		mp->idle = false;
 		mp->spinning = spinning;
-		mp->nextp = pp;
+		mready(mp, pp);
 	}
 	unlock(&sched.lock);
 	if (mp == NULL) {
@@ -897,8 +944,7 @@ static bool startlockedm(struct gor_m *self, struct gor_g *gp)
 	if (self->curg != NULL || self->p == NULL || atomic_load_ptr(&self->readyg) != NULL)
 		return false;
 	struct gor_p *pp = releasep(self);
-	mp->idle = false;
-	mp->nextp = pp;
+	mready(mp, pp);
 	atomic_store_ptr(&mp->readyg, gp);
 	notewakeup(&mp->park);
 	if (self->spinning) {
@@ -998,7 +1044,7 @@ static void destroyp(struct gor_p *pp, struct gor_p *to)
 		pp->gfree = gp->schedlink;
 		gp->schedlink = sched.gfree;
 		sched.gfree = gp;
-		sched.ngfree++;
+		atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) + 1);
 	}
 	pp->gfreecnt = 0;
 	stackcache_flush(&pp->stackcache);
@@ -1415,6 +1461,14 @@ static struct gor_g *adopt(void)
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mp->g0stack_map == MAP_FAILED)
 		gor_fatal("out of memory", "cannot allocate a scheduler stack");
+#ifdef GOR_ASAN
+	/* A previous thread's g0 may have left poison at this address. */
+	ASAN_UNPOISON_MEMORY_REGION(mp->g0stack_map, mp->g0stack_len);
+#endif
+#ifdef GOR_VALGRIND
+	mp->g0stack_vgid = VALGRIND_STACK_REGISTER(mp->g0stack_map,
+						   (char *)mp->g0stack_map + mp->g0stack_len);
+#endif
 	mp->g0.stack.lo = mp->g0stack_map;
 	mp->g0.stack.hi = (char *)mp->g0stack_map + mp->g0stack_len;
 	mp->g0.stack.size = mp->g0stack_len;
@@ -1490,6 +1544,12 @@ static void dropm(void *arg)
 	handoffp(pp);
 	setm(NULL);
 	stack_thread_exit();
+#ifdef GOR_VALGRIND
+	VALGRIND_STACK_DEREGISTER(mp->g0stack_vgid);
+#endif
+#ifdef GOR_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(mp->g0stack_map, mp->g0stack_len);
+#endif
 	munmap(mp->g0stack_map, mp->g0stack_len);
 #ifdef GOR_TSAN
 	__tsan_destroy_fiber(mp->g0.tsan_fiber);
@@ -1527,7 +1587,6 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 		errno = ENOMEM;
 		return -1;
 	}
-	free(gp->name);
 	gp->name = name;
 	gp->fn = fn;
 	gp->arg = arg;

@@ -217,6 +217,7 @@ struct gor_m {
 	int64_t id;
 	bool spinning;          /* looking for work; counted in sched.nmspinning */
 	bool idle;              /* committed to sleep without a P; under sched.lock */
+	bool idlelocked;        /* counted in sched.nmidlelocked; under sched.lock */
 	struct gor_g *pendingg; /* a G for another thread, met on the fast path */
 	note park;
 	uint64_t fastrand;
@@ -228,6 +229,7 @@ struct gor_m {
 	void *unlockarg;
 	void *g0stack_map;      /* mmap'd g0 stack of an adopted thread */
 	size_t g0stack_len;
+	unsigned g0stack_vgid;  /* valgrind's id for it */
 	pthread_t thread;
 };
 
@@ -263,6 +265,7 @@ struct sched {
 	/* idle Ms and Ps, under lock; npidle and nmspinning also read without */
 	struct gor_m *midle;
 	int32_t nmidle;
+	int32_t nmidlelocked;    /* bound Ms asleep in stopm (not on midle) */
 	struct gor_p *pidle;
 	atomic_u32 npidle;
 	atomic_u32 nmspinning;
@@ -274,7 +277,7 @@ struct sched {
 	atomic_u32 runqsize;
 	/* global free Gs, under lock */
 	struct gor_g *gfree;
-	int32_t ngfree;
+	atomic_u32 ngfree;       /* written under lock, read without as a hint */
 	/* stop the world, see stopTheWorld */
 	atomic_u32 gcwaiting;
 	int32_t stopwait;
