@@ -89,6 +89,121 @@ void gor_sleep(int64_t ns);
 /* The monotonic clock, in nanoseconds. */
 int64_t gor_now(void);
 
+/* ---- Channels --------------------------------------------------------- */
+
+/* Opaque. Element values are copied in and out by size. */
+typedef struct gor_chan gor_chan;
+
+/* cap 0: unbuffered (rendezvous). elem_size 0 is allowed. NULL + ENOMEM. */
+gor_chan *gor_chan_make(size_t elem_size, size_t cap);
+/* Blocks until delivered or buffered: 0, or -1 EPIPE if c is or becomes
+ * closed (the value is not delivered). A NULL c blocks for ever. */
+int gor_send(gor_chan *c, const void *elem);
+/* Blocks: 1 a value was received, 0 closed and drained (elem zeroed).
+ * elem may be NULL. A NULL c blocks for ever. */
+int gor_recv(gor_chan *c, void *elem);
+/* Never block: 0 / -1 EAGAIN (would block) / -1 EPIPE (closed). */
+int gor_try_send(gor_chan *c, const void *elem);
+/* Never blocks: 1, 0 (closed and drained), or -1 EAGAIN. */
+int gor_try_recv(gor_chan *c, void *elem);
+/* 0; -1 EPIPE if already closed; -1 EINVAL for NULL. Wakes every blocked
+ * receiver (they get 0) and sender (they get -1 EPIPE). */
+int gor_close(gor_chan *c);
+size_t gor_chan_len(gor_chan *c);
+size_t gor_chan_cap(gor_chan *c);
+/* Releases c. Only when no call on it is in progress or will be made;
+ * freeing a channel that goroutines are blocked on is a fatal error. */
+void gor_chan_free(gor_chan *c);
+
+/* ---- Select ----------------------------------------------------------- */
+
+enum { GOR_RECV = 1, GOR_SEND = 2 };
+
+typedef struct gor_case {
+	gor_chan *chan; /* NULL: the case is ignored */
+	int op;         /* GOR_RECV or GOR_SEND */
+	void *elem;     /* value to send, or where to receive (may be NULL) */
+	int ok;         /* out: 1 value received / delivered, 0 closed */
+} gor_case;
+
+/* Returns the index of the case that proceeded; among ready cases the
+ * choice is uniformly random. n == 0 blocks for ever. */
+int gor_select(gor_case *cases, size_t n);
+/* -1 EAGAIN when no case is ready (Go's default case). */
+int gor_try_select(gor_case *cases, size_t n);
+/* -1 ETIMEDOUT at the deadline; a ready case wins over an expired one. */
+int gor_select_until(gor_case *cases, size_t n, int64_t deadline);
+
+/* ---- Timers ----------------------------------------------------------- */
+
+/* time.After: a channel of int64_t (buffer 1) that receives gor_now()
+ * once, after ns. gor_chan_free on it before it fires stops the timer. */
+gor_chan *gor_after(int64_t ns);
+/* time.Tick: the same every period; ticks are dropped while the buffer
+ * is full. Stopped by gor_chan_free. NULL + EINVAL for period <= 0. */
+gor_chan *gor_tick(int64_t period);
+
+/* ---- Sync -------------------------------------------------------------- */
+
+/* All are plain structs, usable zero-initialised, needing no destroy.
+ * Their fields are the runtime's: touch them only through these calls.
+ * Contended waits park the goroutine, never the thread. */
+
+typedef struct gor_mutex {
+	int32_t state_;
+	uint32_t sema_;
+} gor_mutex;
+
+typedef struct gor_rwmutex {
+	gor_mutex w_;
+	uint32_t writersem_;
+	uint32_t readersem_;
+	int32_t readercount_;
+	int32_t readerwait_;
+} gor_rwmutex;
+
+typedef struct gor_waitgroup {
+	uint64_t state_; /* counter in the high 32 bits, waiters in the low */
+	uint32_t sema_;
+	uint32_t pad_;
+} gor_waitgroup;
+
+typedef struct gor_once {
+	uint32_t done_;
+	gor_mutex m_;
+} gor_once;
+
+typedef struct gor_cond {
+	uint32_t wait_;   /* next ticket */
+	uint32_t notify_; /* next ticket to wake */
+	uint32_t lock_;
+	uint32_t pad_;
+	void *head_;
+	void *tail_;
+} gor_cond;
+
+void gor_mutex_lock(gor_mutex *m);
+void gor_mutex_unlock(gor_mutex *m);   /* any goroutine may; unlocked: fatal */
+int gor_mutex_trylock(gor_mutex *m);   /* 1 locked, 0 not */
+
+void gor_rwmutex_rlock(gor_rwmutex *rw);
+void gor_rwmutex_runlock(gor_rwmutex *rw);
+void gor_rwmutex_lock(gor_rwmutex *rw);
+void gor_rwmutex_unlock(gor_rwmutex *rw);
+
+/* -1 EINVAL, counter unchanged, if it would go negative. */
+int gor_wg_add(gor_waitgroup *wg, int64_t n);
+int gor_wg_done(gor_waitgroup *wg);
+void gor_wg_wait(gor_waitgroup *wg);
+
+/* Every caller returns after fn has completed. */
+void gor_once_do(gor_once *o, void (*fn)(void *), void *arg);
+
+/* No spurious wake-ups. */
+void gor_cond_wait(gor_cond *c, gor_mutex *m);
+void gor_cond_signal(gor_cond *c);
+void gor_cond_broadcast(gor_cond *c);
+
 #ifndef GOR_NO_SHORT_NAMES
 #define go(fn, arg) gor_go((fn), (arg))
 #endif

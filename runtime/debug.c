@@ -10,6 +10,16 @@
  * Output goes through a small buffered writer over write(2) (or a FILE
  * for gor_dump), formatting numbers by hand: no malloc and no stdio on the
  * fatal path, which may run in a SIGSEGV handler or with locks held.
+ *
+ * Unlike Go's traceback, the dump says which channel a goroutine waits on
+ * (address, element size, len/cap, closed), read without the channel's
+ * lock: a torn value in a dump is better than a dump that can deadlock.
+ *
+ * Stacks of goroutines that are not running are walked from their saved
+ * context by frame pointers (the runtime is built with them; code built
+ * without them ends the walk early). Each step is checked against the
+ * goroutine's stack bounds and must move up the stack, so a corrupt chain
+ * ends the walk instead of faulting or looping.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -19,6 +29,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "chan.h"
 
 const char *const waitreason_names[WAIT_NREASONS] = {
 	[WAIT_NONE] = "",
@@ -89,24 +100,81 @@ static void putu(struct out *o, uint64_t v, unsigned base)
 	puts_(o, tmp + i);
 }
 
+/* pc as "symbol+off (file+off)". Static functions have no dynamic symbol;
+ * the file offset still lets `addr2line -e FILE OFF` name them. */
 static void putsym(struct out *o, void *pc)
 {
 	Dl_info info;
-	putu(o, (uintptr_t)pc, 16);
-	if (pc && dladdr(pc, &info) && info.dli_sname) {
-		puts_(o, " ");
+	if (pc == NULL || !dladdr(pc, &info)) {
+		putu(o, (uintptr_t)pc, 16);
+		return;
+	}
+	if (info.dli_sname) {
 		puts_(o, info.dli_sname);
 		puts_(o, "+");
 		putu(o, (uintptr_t)pc - (uintptr_t)info.dli_saddr, 16);
+		puts_(o, " ");
 	}
-	if (pc && dladdr(pc, &info) && info.dli_fname) {
-		puts_(o, " (");
-		puts_(o, info.dli_fname);
-		puts_(o, ")");
+	puts_(o, "(");
+	puts_(o, info.dli_fname ? info.dli_fname : "?");
+	puts_(o, "+");
+	putu(o, (uintptr_t)pc - (uintptr_t)info.dli_fbase, 16);
+	puts_(o, ")");
+}
+
+/* The dump reads goroutines and channels that other threads change, on
+ * purpose (see the top comment): ThreadSanitizer is told so. */
+#ifdef GOR_TSAN
+#define DUMP_RACY __attribute__((no_sanitize("thread")))
+#else
+#define DUMP_RACY
+#endif
+
+DUMP_RACY static void dumpchan(struct out *o, struct gor_chan *c)
+{
+	size_t elemsize, len, cap;
+	bool closed;
+	if (!chan_describe(c, &elemsize, &len, &cap, &closed))
+		return;
+	puts_(o, "\twaiting on channel ");
+	putu(o, (uintptr_t)c, 16);
+	puts_(o, " (elem ");
+	putu(o, elemsize, 10);
+	puts_(o, " bytes, len ");
+	putu(o, len, 10);
+	puts_(o, "/cap ");
+	putu(o, cap, 10);
+	puts_(o, closed ? ", closed)\n" : ")\n");
+}
+
+enum { MAXFRAMES = 32 };
+
+/* Walks a switched-out goroutine's frame-pointer chain. */
+DUMP_RACY static void dumpstack(struct out *o, struct gor_g *gp)
+{
+	if (gp->ctx.sp == NULL || gp->stack.lo == NULL)
+		return;
+	char *lo = gp->stack.lo, *hi = gp->stack.hi;
+	if ((char *)gp->ctx.sp < lo || (char *)gp->ctx.sp >= hi)
+		return;
+	void *pc, *fp;
+	gor_ctx_frame(&gp->ctx, &pc, &fp);
+	for (int i = 0; i < MAXFRAMES && pc; i++) {
+		puts_(o, "\t");
+		putsym(o, pc);
+		puts_(o, "\n");
+		char *f = fp;
+		if (f < (char *)gp->ctx.sp || f + 2 * sizeof(void *) > hi || ((uintptr_t)f & 7))
+			break;
+		void *next = ((void **)f)[0];
+		pc = ((void **)f)[1];
+		if ((char *)next <= f)
+			break;
+		fp = next;
 	}
 }
 
-static void dumpg(struct out *o, struct gor_g *gp, int64_t now)
+DUMP_RACY static void dumpg(struct out *o, struct gor_g *gp, int64_t now)
 {
 	uint32_t st = atomic_load_u32(&gp->status);
 	if (st == G_DEAD || st == G_IDLE)
@@ -136,6 +204,14 @@ static void dumpg(struct out *o, struct gor_g *gp, int64_t now)
 	if (gp->lockedm)
 		puts_(o, " (bound to its thread)");
 	puts_(o, ":\n");
+	if (st == G_WAITING && gp->waiting && (wr == WAIT_CHAN_RECV || wr == WAIT_CHAN_SEND))
+		dumpchan(o, gp->waiting);
+	if (st == G_WAITING && wr == WAIT_SELECT)
+		for (struct sudog *sg = gp->waitsudogs; sg; sg = sg->waitlink)
+			if (sg->c)
+				dumpchan(o, sg->c);
+	if (st == G_WAITING || st == G_RUNNABLE)
+		dumpstack(o, gp);
 	if (gp->createdpc) {
 		puts_(o, "\tcreated by goroutine ");
 		putu(o, gp->parentgoid, 10);
