@@ -717,19 +717,19 @@ static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff)
 {
 	struct gor_m *mp = gp->lockedm;
 	if (mp == self) {
-		atomic_store_ptr(&mp->readyg, gp);
+		atomic_store_rel_ptr(&mp->readyg, gp);
 		return;
 	}
 	lock(&sched.lock);
 	if (!mp->idle) {
-		atomic_store_ptr(&mp->readyg, gp);
+		atomic_store_rel_ptr(&mp->readyg, gp);
 		unlock(&sched.lock);
 		return;
 	}
 	struct gor_p *pp = pidleget();
 	if (pp) {
 		mready(mp, pp);
-		atomic_store_ptr(&mp->readyg, gp);
+		atomic_store_rel_ptr(&mp->readyg, gp);
 		unlock(&sched.lock);
 		notewakeup(&mp->park);
 		return;
@@ -945,7 +945,7 @@ static bool startlockedm(struct gor_m *self, struct gor_g *gp)
 		return false;
 	struct gor_p *pp = releasep(self);
 	mready(mp, pp);
-	atomic_store_ptr(&mp->readyg, gp);
+	atomic_store_rel_ptr(&mp->readyg, gp);
 	notewakeup(&mp->park);
 	if (self->spinning) {
 		self->spinning = false;

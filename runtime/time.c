@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "runtime.h"
+#include "chan.h"
 
 enum timer_state { TIMER_IDLE, TIMER_WAITING, TIMER_RUNNING, TIMER_RUNNING_DELETED };
 
@@ -280,4 +281,47 @@ void gor_sleep(int64_t ns)
 	t->f = goready_from_timer;
 	t->arg = gp;
 	gopark(sleep_addtimer, t, WAIT_SLEEP, NULL);
+}
+
+/* ---- gor_after and gor_tick -------------------------------------------- */
+
+/* Timer function of gor_after/gor_tick: sends now without blocking. A
+ * full buffer drops the value, as time.Tick drops ticks for a slow
+ * receiver. The channel outlives this call: gor_chan_free stops the
+ * timer (deltimer waits for us) before freeing it. */
+static void sendtime(void *arg, int64_t now)
+{
+	chan_trysend_from_timer(arg, &now);
+}
+
+static gor_chan *timerchan(int64_t ns, int64_t period)
+{
+	struct gor_g *gp = getg_adopt();
+	struct gor_chan *c = chan_make_timer(sizeof(int64_t), 1);
+	if (c == NULL)
+		return NULL;
+	struct timer *t = c->timer;
+	int64_t now = nanotime();
+	if (ns < 0)
+		ns = 0;
+	t->when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	t->period = period;
+	t->f = sendtime;
+	t->arg = c;
+	addtimer(gp->m->p, t);
+	return c;
+}
+
+gor_chan *gor_after(int64_t ns)
+{
+	return timerchan(ns, 0);
+}
+
+gor_chan *gor_tick(int64_t period)
+{
+	if (period <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return timerchan(period, period);
 }
