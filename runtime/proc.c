@@ -66,6 +66,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -801,6 +802,27 @@ static void mready(struct gor_m *mp, struct gor_p *pp)
 	mp->nextp = pp;
 }
 
+/* Threads in this process, from /proc/self/stat (field 20), or -1. */
+static int os_thread_count(void)
+{
+	char buf[512];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the command name may hold spaces: count fields after its ')' */
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	return p ? atoi(p + 1) : -1;
+}
+
+enum deadness { ALIVE, MAYBE_DEAD };
+
 /*
  * Go's checkdead, called under sched.lock by an M about to sleep with no
  * timeout. If every M sleeps, no timer is pending and no goroutine is in a
@@ -808,25 +830,37 @@ static void mready(struct gor_m *mp, struct gor_p *pp)
  * program is deadlocked, and says so rather than hang. An adopted thread
  * running its own code is an M that does not sleep, so it keeps this
  * quiet, as it must: it may yet send on a channel.
+ *
+ * A C program may also have threads that have not called into gor yet
+ * and may still do so. The runtime cannot see them, so while the process
+ * has more threads than Ms it does not declare a deadlock: it answers
+ * MAYBE_DEAD, and the caller looks again later (Go is as careful with
+ * cgo's extra M). Returns ALIVE when something may still run.
  */
-static void checkdead(void)
+static enum deadness checkdead(void)
 {
 	if (sched.mcount - sched.nmidle - sched.nmidlelocked > 0)
-		return;
+		return ALIVE;
 	if (sched.timedsleeper != NULL || timers_next() != INT64_MAX)
-		return;
+		return ALIVE;
 	int waiting = 0;
 	for (struct gor_g *gp = atomic_load_acq_ptr(&allglist); gp; gp = gp->alllink) {
 		uint32_t st = atomic_load_u32(&gp->status);
 		if (st == G_WAITING)
 			waiting++;
 		else if (st == G_RUNNABLE || st == G_RUNNING || st == G_SYSCALL)
-			return; /* someone will run it: not our business here */
+			return ALIVE; /* someone will run it: not our business here */
 	}
+	int threads = os_thread_count();
+	if (threads < 0 || threads > sched.mcount)
+		return MAYBE_DEAD;
 	if (waiting == 0)
 		gor_fatal("no goroutines (main called gor_exit) - deadlock!", NULL);
 	gor_fatal("all goroutines are asleep - deadlock!", NULL);
 }
+
+/* How often an M that found a possible deadlock looks again. */
+#define DEADCHECK_PERIOD (100 * GOR_MILLISECOND)
 
 /* Sleeps until startm or ready_locked hands this M a P. An M bound to a
  * thread's goroutine never joins the idle list: only its own goroutine
@@ -841,15 +875,20 @@ static void stopm_locked(struct gor_m *mp)
 		mp->idlelocked = true;
 		sched.nmidlelocked++;
 	}
-	checkdead();
+	bool recheck = checkdead() == MAYBE_DEAD;
 	/* A wake-up meant for an earlier sleep (a timed sleeper woken both
 	 * by its timeout and by wake_timedsleeper) may arrive late: only a
 	 * handed-over P ends this sleep, and nextp is read under the lock. */
 	while (mp->nextp == NULL) {
 		noteclear(&mp->park);
 		unlock(&sched.lock);
-		notesleep(&mp->park);
+		if (recheck)
+			notetsleep(&mp->park, nanotime() + DEADCHECK_PERIOD);
+		else
+			notesleep(&mp->park);
 		lock(&sched.lock);
+		if (recheck && mp->nextp == NULL)
+			recheck = checkdead() == MAYBE_DEAD;
 	}
 	struct gor_p *pp = mp->nextp;
 	mp->nextp = NULL;

@@ -1,0 +1,133 @@
+/*
+ * check_timer.c - gor_after and gor_tick: values and timing (with
+ * generous bounds: the machine is shared), stopping a timer by freeing its
+ * channel before it fires, and the race of freeing it while another M is
+ * running it, which must neither crash nor deliver into freed memory.
+ */
+#include "testutil.h"
+
+START_TEST(test_after)
+{
+	gor_maxprocs(_i + 1);
+	int64_t t0 = gor_now();
+	gor_chan *c = gor_after(20 * GOR_MILLISECOND);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(gor_chan_cap(c), 1);
+	int64_t v = 0;
+	ck_assert_int_eq(gor_recv(c, &v), 1);
+	int64_t t1 = gor_now();
+	ck_assert_msg(v >= t0 + 20 * GOR_MILLISECOND && v <= t1, "stamp %lld not in [%lld, %lld]",
+		      (long long)v, (long long)(t0 + 20 * GOR_MILLISECOND), (long long)t1);
+	/* once only */
+	gor_sleep(30 * GOR_MILLISECOND);
+	ck_assert_int_eq(gor_try_recv(c, &v), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	gor_chan_free(c);
+}
+END_TEST
+
+START_TEST(test_after_zero_and_negative)
+{
+	int64_t v;
+	gor_chan *c = gor_after(0);
+	ck_assert_int_eq(gor_recv(c, &v), 1);
+	gor_chan_free(c);
+	c = gor_after(-5);
+	ck_assert_int_eq(gor_recv(c, &v), 1);
+	gor_chan_free(c);
+}
+END_TEST
+
+START_TEST(test_tick)
+{
+	gor_maxprocs(_i + 1);
+	gor_chan *c = gor_tick(5 * GOR_MILLISECOND);
+	ck_assert_ptr_nonnull(c);
+	int64_t t0 = gor_now(), prev = 0, v;
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(gor_recv(c, &v), 1);
+		ck_assert_msg(v > prev, "tick %d: %lld after %lld", i, (long long)v, (long long)prev);
+		prev = v;
+	}
+	ck_assert_msg(gor_now() - t0 >= 45 * GOR_MILLISECOND, "10 ticks of 5 ms in %lld ns",
+		      (long long)(gor_now() - t0));
+	gor_chan_free(c);
+}
+END_TEST
+
+START_TEST(test_tick_drops_when_full)
+{
+	gor_chan *c = gor_tick(2 * GOR_MILLISECOND);
+	gor_sleep(30 * GOR_MILLISECOND);
+	ck_assert_uint_eq(gor_chan_len(c), 1); /* buffer 1: the rest dropped */
+	gor_chan_free(c);
+}
+END_TEST
+
+START_TEST(test_tick_invalid)
+{
+	errno = 0;
+	ck_assert_ptr_null(gor_tick(0));
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(gor_tick(-1));
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+/* Freed before firing: nothing happens later (ASan/valgrind would see a
+ * send into freed memory). */
+START_TEST(test_free_before_fire)
+{
+	for (int i = 0; i < 100; i++) {
+		gor_chan_free(gor_after(5 * GOR_MILLISECOND));
+		gor_chan_free(gor_tick(GOR_MILLISECOND));
+	}
+	gor_sleep(30 * GOR_MILLISECOND);
+	ck_assert_int_eq(gor_numgoroutine(), 1);
+}
+END_TEST
+
+static atomic_int racers_done;
+
+static void free_racer(void *arg)
+{
+	int rounds = (int)(intptr_t)arg;
+	for (int i = 0; i < rounds; i++) {
+		/* due at once or nearly: another M may be running it as we free */
+		gor_chan *c = (i & 1) ? gor_after(i % 3 * GOR_MICROSECOND) : gor_tick(GOR_MICROSECOND);
+		if (i % 5 == 0)
+			gor_yield();
+		gor_chan_free(c);
+	}
+	atomic_fetch_add(&racers_done, 1);
+}
+
+START_TEST(test_free_while_firing)
+{
+	gor_maxprocs(2);
+	enum { RACERS = 4 };
+	int rounds = tu_slow() ? 300 : 5000;
+	atomic_store(&racers_done, 0);
+	for (int i = 0; i < RACERS; i++)
+		TU_GO(free_racer, (void *)(intptr_t)rounds);
+	TU_WAIT_UNTIL(atomic_load(&racers_done) == RACERS, "racers done: %d of %d",
+		      atomic_load(&racers_done), RACERS);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("timer");
+	TCase *tc = tcase_create("timer");
+	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
+	tcase_add_loop_test(tc, test_after, 0, 2);
+	tcase_add_test(tc, test_after_zero_and_negative);
+	tcase_add_loop_test(tc, test_tick, 0, 2);
+	tcase_add_test(tc, test_tick_drops_when_full);
+	tcase_add_test(tc, test_tick_invalid);
+	tcase_add_test(tc, test_free_before_fire);
+	tcase_add_test(tc, test_free_while_firing);
+	suite_add_tcase(s, tc);
+	return tu_srunner_run(s);
+}
