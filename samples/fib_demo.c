@@ -6,7 +6,6 @@
  * progress, one runs at a time); with MAXPROCS=N they run on N threads at
  * once (parallelism). The ratio of the wall times is the speedup.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,7 +13,7 @@
 
 enum { TASKS = 8, N = 32 };
 
-static atomic_int done;
+static gor_waitgroup wg;
 
 static __attribute__((noinline)) long fib(int n)
 {
@@ -25,7 +24,7 @@ static void worker(void *arg)
 {
 	long *result = arg;
 	*result = fib(N);
-	atomic_fetch_add(&done, 1);
+	gor_wg_done(&wg);
 }
 
 /* Runs the eight goroutines at MAXPROCS=procs; returns wall ms. */
@@ -33,16 +32,14 @@ static double run(int procs)
 {
 	long results[TASKS];
 	gor_maxprocs(procs);
-	atomic_store(&done, 0);
+	gor_wg_add(&wg, TASKS);
 	int64_t t0 = gor_now();
 	for (int i = 0; i < TASKS; i++)
 		if (gor_go(worker, &results[i]) != 0) {
 			perror("gor_go");
 			exit(1);
 		}
-	/* Waiting by sleeping parks main, so it uses no CPU meanwhile. */
-	while (atomic_load(&done) < TASKS)
-		gor_sleep(GOR_MILLISECOND / 2);
+	gor_wg_wait(&wg); /* parks main: it uses no CPU meanwhile */
 	double ms = (double)(gor_now() - t0) / GOR_MILLISECOND;
 	for (int i = 0; i < TASKS; i++)
 		if (results[i] != 2178309) {
