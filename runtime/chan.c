@@ -56,8 +56,9 @@
  * channels). Read without it: elemsize, dataqsiz and timer (immutable
  * once the channel exists); closed, qcount and the queue heads (atomics,
  * written only under the lock) by the lock-free checks, gor_chan_len and
- * dumps. Nothing else is locked while a channel lock is held, except the
- * other channel locks of a select.
+ * dumps. While a channel lock is held, the only other locks taken are a
+ * select's other channel locks and, when a select with a deadline parks,
+ * a timer lock and sched.lock (see select.c); never the reverse.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -32,14 +32,19 @@
  *
  * Lifetimes. The sudogs, the orders and the timer are in the selecting
  * goroutine's frame. A woken goroutine cannot return before it has locked
- * every channel again, so selparkcommit may read its sudogs until it has
- * unlocked the last channel, and never after.
+ * every channel again, so selparkcommit may touch them until it has
+ * unlocked the last channel, and never after: it adds the timer first
+ * (addtimer reads it after dropping the timer lock), then unlocks.
  *
  * Locking rules: channel locks in lock order, each once, released in
- * reverse; no other lock is held meanwhile. goready is called after the
- * locks are released. gp->selectdone, gp->param and gp->waitsudogs are
- * written by the selecting goroutine with its channels locked (or before
- * it has queued anything), and by the one waker that won.
+ * reverse. While they are held, selparkcommit's addtimer takes a P's
+ * timer lock and maybe sched.lock: the order is channel locks, then
+ * timers, then sched.lock, and nothing takes a channel lock while holding
+ * either of the others (timer functions run unlocked, goready is called
+ * after the channel locks are released). gp->selectdone, gp->param and
+ * gp->waitsudogs are written by the selecting goroutine with its channels
+ * locked (or before it has queued anything), and by the one waker (or
+ * timer) that won.
  */
 #include <errno.h>
 #include <stdlib.h>
