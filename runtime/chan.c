@@ -370,7 +370,7 @@ int gor_send(gor_chan *c, const void *elem)
 {
 	getg_adopt();
 	if (unlikely(c == NULL))
-		blockforever(WAIT_CHAN_NIL);
+		blockforever(WAIT_CHAN_SEND_NIL);
 	if (unlikely(elem == NULL && c->elemsize))
 		return seterr(EINVAL);
 	return likely(chansend(c, elem, true) == CHAN_OK) ? 0 : seterr(EPIPE);

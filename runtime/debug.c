@@ -37,6 +37,7 @@ const char *const waitreason_names[WAIT_NREASONS] = {
 	[WAIT_CHAN_RECV] = "chan receive",
 	[WAIT_CHAN_SEND] = "chan send",
 	[WAIT_CHAN_NIL] = "chan receive (nil chan)",
+	[WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
 	[WAIT_SELECT] = "select",
 	[WAIT_SELECT_NOCASES] = "select (no cases)",
 	[WAIT_MUTEX] = "sync.Mutex.Lock",

@@ -126,7 +126,8 @@ enum waitreason {
 	WAIT_SLEEP,
 	WAIT_CHAN_RECV,
 	WAIT_CHAN_SEND,
-	WAIT_CHAN_NIL,
+	WAIT_CHAN_NIL,       /* receive from a NULL channel */
+	WAIT_CHAN_SEND_NIL,
 	WAIT_SELECT,
 	WAIT_SELECT_NOCASES,
 	WAIT_MUTEX,

@@ -125,6 +125,7 @@ static void updatewhen0(struct timers *ts)
 void addtimer(struct gor_p *pp, struct timer *t)
 {
 	struct timers *ts = &pp->timers;
+	int64_t when = t->when; /* t may fire and be freed once unlocked */
 	lock(&ts->lock);
 	atomic_store_ptr(&t->pp, pp);
 	atomic_store_u32(&t->state, TIMER_WAITING);
@@ -134,7 +135,7 @@ void addtimer(struct gor_p *pp, struct timer *t)
 		updatewhen0(ts);
 	unlock(&ts->lock);
 	if (earliest)
-		wake_timedsleeper(t->when);
+		wake_timedsleeper(when);
 }
 
 /* Stops t. True if it was pending and now will never run; false if it had
