@@ -682,7 +682,7 @@ void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason 
 	struct gor_m *mp = gp->m;
 	gp->waitreason = (uint16_t)r;
 	gp->waiting = waiting;
-	gp->waitsince = nanotime();
+	gp->waitsince = coarsetime();
 	mp->unlockf = unlockf;
 	mp->unlockarg = arg;
 	gosched_from(gp, AFTER_PARK);

@@ -109,6 +109,7 @@ int64_t checktimers(struct gor_p *pp, int64_t now);
 int64_t timers_next(void);
 void timers_destroy(struct gor_p *pp, struct gor_p *to);
 int64_t nanotime(void);
+int64_t coarsetime(void);
 
 /* ---- proc.c: G, M, P and the scheduler ---------------------------------- */
 
@@ -179,7 +180,7 @@ struct gor_g {
 	uint64_t fpstate;      /* creator's FP control state, for its start */
 	char *name;            /* malloc'd copy or NULL */
 	void *waiting;         /* what it waits on (a channel...), for dumps */
-	int64_t waitsince;
+	int64_t waitsince;     /* coarsetime() when it parked */
 	void *createdpc;       /* return address of the gor_go call */
 	uint64_t parentgoid;
 	void *param;           /* handed over by the goroutine that readies it:

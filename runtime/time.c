@@ -42,6 +42,16 @@ int64_t nanotime(void)
 	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
 }
 
+/* The monotonic clock at the kernel's tick (a few ms), for what only a
+ * person reads: how long a goroutine has waited, in dumps. A fifth of
+ * the cost of nanotime, which matters on every park. */
+int64_t coarsetime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
+}
+
 int64_t gor_now(void)
 {
 	return nanotime();
