@@ -823,6 +823,14 @@ static int os_thread_count(void)
 
 enum deadness { ALIVE, MAYBE_DEAD };
 
+/* ThreadSanitizer runs a background thread of its own (two in a child
+ * forked from a process that had one). */
+#ifdef GOR_TSAN
+#define SANITIZER_THREADS 2
+#else
+#define SANITIZER_THREADS 0
+#endif
+
 /*
  * Go's checkdead, called under sched.lock by an M about to sleep with no
  * timeout. If every M sleeps, no timer is pending and no goroutine is in a
@@ -852,7 +860,7 @@ static enum deadness checkdead(void)
 			return ALIVE; /* someone will run it: not our business here */
 	}
 	int threads = os_thread_count();
-	if (threads < 0 || threads > sched.mcount)
+	if (threads < 0 || threads > sched.mcount + SANITIZER_THREADS)
 		return MAYBE_DEAD;
 	if (waiting == 0)
 		gor_fatal("no goroutines (main called gor_exit) - deadlock!", NULL);

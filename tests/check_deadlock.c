@@ -87,11 +87,13 @@ static int timer_pending_child(void *arg)
 
 /* Not a deadlock: an adopted thread busy in its own code will send. */
 static gor_chan *threadchan;
+static atomic_int thread_adopted;
 
 static void *busy_thread(void *arg)
 {
 	(void)arg;
 	gor_self(); /* adopted: it holds a P while it runs its own code */
+	atomic_store(&thread_adopted, 1);
 	tu_spin_ns(100 * GOR_MILLISECOND);
 	int v = 9;
 	gor_send(threadchan, &v);
@@ -104,8 +106,15 @@ static int thread_busy_child(void *arg)
 	threadchan = gor_chan_make(sizeof(int), 0);
 	pthread_t th;
 	TU_CHILD_CHECK(pthread_create(&th, NULL, busy_thread, NULL) == 0, "pthread_create");
+	/* Once adopted the thread is an M that does not sleep; before that
+	 * only the count of the process's threads speaks for it. */
+	while (!atomic_load(&thread_adopted))
+		gor_sleep(GOR_MILLISECOND);
 	int v = 0;
 	TU_CHILD_CHECK(gor_recv(threadchan, &v) == 1 && v == 9, "got %d", v);
+	/* Not joined: a thread blocked in pthread_join would keep its P, and
+	 * the sender, still to be scheduled, needs one to return. */
+	TU_CHILD_CHECK(pthread_detach(th) == 0, "pthread_detach");
 	return 0;
 }
 
