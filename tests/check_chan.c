@@ -751,35 +751,27 @@ END_TEST
 
 /* ---- the suite ------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *chan_suite(void)
 {
 	Suite *s = suite_create("chan");
-	TCase *tc = tcase(s, "basic");
+	TCase *tc = tu_tcase(s, "basic");
 	tcase_add_test(tc, test_make_len_cap);
 	tcase_add_test(tc, test_buffered);
 	tcase_add_test(tc, test_unbuffered);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_zero_size);
-	tc = tcase(s, "close");
+	tc = tu_tcase(s, "close");
 	tcase_add_test(tc, test_close_wakes_everyone);
 	tcase_add_test(tc, test_try_recv_races_close);
-	tc = tcase(s, "nil");
+	tc = tu_tcase(s, "nil");
 	tcase_add_test(tc, test_nil_channel);
-	tc = tcase(s, "order");
+	tc = tu_tcase(s, "order");
 	tcase_add_test(tc, test_fifo);
 	tcase_add_test(tc, test_full_buffer_queue_order);
-	tc = tcase(s, "stress");
+	tc = tu_tcase(s, "stress");
 	tcase_add_test(tc, test_producers_consumers);
 	tcase_add_test(tc, test_prime_sieve);
-	tc = tcase(s, "free");
+	tc = tu_tcase(s, "free");
 	tcase_add_test(tc, test_free_blocked_is_fatal);
 	tcase_add_test(tc, test_timer_hook);
 	return s;

@@ -198,13 +198,11 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("deadlock");
-	TCase *tc = tcase_create("checkdead");
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
+	TCase *tc = tu_tcase(s, "checkdead");
 	tcase_add_loop_test(tc, test_recv_forever, 0, 2);
 	tcase_add_loop_test(tc, test_many_blocked, 0, 2);
 	tcase_add_loop_test(tc, test_main_exits, 0, 2);
 	tcase_add_loop_test(tc, test_nil_chan, 0, 2);
 	tcase_add_loop_test(tc, test_not_deadlocked, 0, 2);
-	suite_add_tcase(s, tc);
 	return tu_srunner_run(s);
 }

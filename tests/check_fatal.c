@@ -271,23 +271,15 @@ END_TEST
 
 /* ---- the suite --------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *fatal_suite(void)
 {
 	Suite *s = suite_create("fatal");
-	TCase *tc = tcase(s, "overflow");
+	TCase *tc = tu_tcase(s, "overflow");
 	tcase_add_test(tc, test_overflow_default_stack);
 	tcase_add_test(tc, test_overflow_named);
 	tcase_add_test(tc, test_overflow_named_1mib);
 	tcase_add_test(tc, test_overflow_main);
-	tc = tcase(s, "sigquit");
+	tc = tu_tcase(s, "sigquit");
 	tcase_add_test(tc, test_sigquit_dump);
 	return s;
 }

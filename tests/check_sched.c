@@ -1141,49 +1141,41 @@ END_TEST
 
 /* ---- the suite ------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
-	TCase *tc = tcase(s, "switch");
+	TCase *tc = tu_tcase(s, "switch");
 	tcase_add_test(tc, test_switch_keeps_fp_mode);
 	tcase_add_test(tc, test_new_goroutine_fp_mode);
 	tcase_add_test(tc, test_switch_keeps_registers);
-	tc = tcase(s, "maxprocs");
+	tc = tu_tcase(s, "maxprocs");
 	tcase_add_test(tc, test_maxprocs1_cap);
 	tcase_add_test(tc, test_maxprocs2_cap);
 	tcase_add_test(tc, test_maxprocs_env);
 	tcase_add_test(tc, test_resize_live);
-	tc = tcase(s, "many");
+	tc = tu_tcase(s, "many");
 	tcase_add_test(tc, test_100k_goroutines);
-	tc = tcase(s, "sleep");
+	tc = tu_tcase(s, "sleep");
 	tcase_add_test(tc, test_sleep_order);
 	tcase_add_test(tc, test_sleep_nonpositive);
 	tcase_add_test(tc, test_idle_no_cpu);
-	tc = tcase(s, "ids");
+	tc = tu_tcase(s, "ids");
 	tcase_add_test(tc, test_main_is_1);
 	tcase_add_test(tc, test_ids_and_counts);
 	tcase_add_test(tc, test_numcpu);
 	tcase_add_test(tc, test_numcpu_affinity);
 	tcase_add_test(tc, test_stats);
-	tc = tcase(s, "go");
+	tc = tu_tcase(s, "go");
 	tcase_add_test(tc, test_go_invalid);
 	tcase_add_test(tc, test_go_attr_big_stack);
 	tcase_add_test(tc, test_default_stack_64k);
 	tcase_add_test(tc, test_go_macro);
-	tc = tcase(s, "exit");
+	tc = tu_tcase(s, "exit");
 	tcase_add_test(tc, test_exit_nested);
 	tcase_add_test(tc, test_main_gor_exit);
-	tc = tcase(s, "adopt");
+	tc = tu_tcase(s, "adopt");
 	tcase_add_test(tc, test_adopted_threads);
-	tc = tcase(s, "adopt_cap");
+	tc = tu_tcase(s, "adopt_cap");
 	tcase_add_test(tc, test_adopted_threads_cap);
 	return s;
 }

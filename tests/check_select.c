@@ -652,37 +652,29 @@ END_TEST
 
 /* ---- the suite ------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *select_suite(void)
 {
 	Suite *s = suite_create("select");
-	TCase *tc = tcase(s, "basic");
+	TCase *tc = tu_tcase(s, "basic");
 	tcase_add_test(tc, test_ready_cases);
 	tcase_add_test(tc, test_try_select);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_zero_size);
 	tcase_add_test(tc, test_many_cases);
-	tc = tcase(s, "fairness");
+	tc = tu_tcase(s, "fairness");
 	tcase_add_test(tc, test_fairness);
-	tc = tcase(s, "block");
+	tc = tu_tcase(s, "block");
 	tcase_add_test(tc, test_block_and_wake);
 	tcase_add_test(tc, test_close_wakes_select);
 	tcase_add_test(tc, test_no_cases_blocks_forever);
-	tc = tcase(s, "same_channel");
+	tc = tu_tcase(s, "same_channel");
 	tcase_add_test(tc, test_same_channel_buffered);
 	tcase_add_test(tc, test_same_channel_self_select);
 	tcase_add_test(tc, test_same_channel_partner);
-	tc = tcase(s, "deadline");
+	tc = tu_tcase(s, "deadline");
 	tcase_add_test(tc, test_deadline);
 	tcase_add_test(tc, test_deadline_races_sender);
-	tc = tcase(s, "stress");
+	tc = tu_tcase(s, "stress");
 	tcase_add_test(tc, test_select_stress);
 	return s;
 }

@@ -1138,18 +1138,10 @@ END_TEST
 
 /* ---- the suite ----------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
-	TCase *tc = tcase(s, "mutex");
+	TCase *tc = tu_tcase(s, "mutex");
 	tcase_add_test(tc, test_mutex_counter_p1);
 	tcase_add_test(tc, test_mutex_counter_p2);
 	tcase_add_test(tc, test_mutex_shared_bucket);
@@ -1157,27 +1149,27 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_mutex_unlock_unlocked);
 	tcase_add_test(tc, test_mutex_starvation_p1);
 	tcase_add_test(tc, test_mutex_starvation_p2);
-	tc = tcase(s, "rwmutex");
+	tc = tu_tcase(s, "rwmutex");
 	tcase_add_test(tc, test_rwmutex_readers_concurrent);
 	tcase_add_test(tc, test_rwmutex_readers_parked);
 	tcase_add_test(tc, test_rwmutex_writer_exclusive);
 	tcase_add_test(tc, test_rwmutex_writer_not_starved);
-	tc = tcase(s, "waitgroup");
+	tc = tu_tcase(s, "waitgroup");
 	tcase_add_test(tc, test_wg_10000);
 	tcase_add_test(tc, test_wg_many_waiters);
 	tcase_add_test(tc, test_wg_add_negative);
 	tcase_add_test(tc, test_wg_reuse_fatal);
-	tc = tcase(s, "once");
+	tc = tu_tcase(s, "once");
 	tcase_add_test(tc, test_once_p1);
 	tcase_add_test(tc, test_once_p2);
-	tc = tcase(s, "cond");
+	tc = tu_tcase(s, "cond");
 	tcase_add_test(tc, test_cond_producer_consumer);
 	tcase_add_test(tc, test_cond_signal_broadcast_exact);
 	tcase_add_test(tc, test_cond_signal_not_kept);
-	tc = tcase(s, "main");
+	tc = tu_tcase(s, "main");
 	tcase_add_test(tc, test_main_blocks_p1);
 	tcase_add_test(tc, test_main_blocks_p2);
-	tc = tcase(s, "lifetime");
+	tc = tu_tcase(s, "lifetime");
 	tcase_add_test(tc, test_let_go_after_return);
 	return s;
 }

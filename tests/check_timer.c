@@ -119,8 +119,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("timer");
-	TCase *tc = tcase_create("timer");
-	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
+	TCase *tc = tu_tcase(s, "timer");
 	tcase_add_loop_test(tc, test_after, 0, 2);
 	tcase_add_test(tc, test_after_zero_and_negative);
 	tcase_add_loop_test(tc, test_tick, 0, 2);
@@ -128,6 +127,5 @@ int main(void)
 	tcase_add_test(tc, test_tick_invalid);
 	tcase_add_test(tc, test_free_before_fire);
 	tcase_add_test(tc, test_free_while_firing);
-	suite_add_tcase(s, tc);
 	return tu_srunner_run(s);
 }

@@ -372,6 +372,15 @@ static inline const char *tu_child_how(const struct tu_child *c, char *buf, size
 
 /* ---- running a suite ------------------------------------------------------ */
 
+/* A test case with the suites' common timeout, added to s. */
+static inline TCase *tu_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+	tcase_set_timeout(tc, TU_TCASE_TIMEOUT);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /* Runs the suite in fork mode (see the top), printing Check's normal
  * report; returns the process exit status. */
 static inline int tu_srunner_run(Suite *s)
