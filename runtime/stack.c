@@ -61,10 +61,13 @@
  * Other classes bypass the caches: they are rare and large.
  *
  * POOL POLICY, bounding what free stacks pin: the global pool keeps warm
- * stacks whose usable sizes add up to at most POOL_WARM_BYTES (64 MiB, 256
- * default stacks); a stack freed beyond that gets MADV_DONTNEED and goes
- * cold, and so 100,000 released stacks pin at most 64 MiB (plus 24 bytes
- * of bookkeeping each, plus STACKCACHE_MAX per P in the caches). Address
+ * stacks whose usable sizes add up to POOL_WARM_BYTES (64 MiB, 256
+ * default stacks). When they pass that by TRIM_SLACK, the freeing thread
+ * takes the oldest excess (up to TRIM_BATCH stacks), drops their pages
+ * with as few madvise calls as adjacency allows, and they go cold. So
+ * 100,000 released stacks pin at most 128 MiB of stack address range,
+ * of which only the touched pages are RAM (plus 24 bytes of bookkeeping
+ * each, plus STACKCACHE_MAX per P in the caches). Address
  * space is never returned: the peak is kept and reused (a batch is
  * unmapped only on an error path, before any piece leaves this file).
  *
@@ -75,8 +78,8 @@
  *     pushing on a pool never allocates and stackfree cannot fail.
  *  I2 pools[k].s holds the warm LIFO in [0, nwarm) and the cold LIFO in
  *     [cap - ncold, cap); nwarm + ncold <= created <= cap.
- *  I3 warm_bytes is the sum of the sizes of all warm stacks, and at most
- *     POOL_WARM_BYTES.
+ *  I3 warm_bytes is the sum of the sizes of all warm stacks; outside a
+ *     trim it is at most POOL_WARM_BYTES + TRIM_SLACK + one pool_put's worth.
  *  I4 guard_maps >= 2 x the mprotect-guarded stacks in existence.
  *
  * LOCKING.
@@ -84,8 +87,10 @@
  *    vg_on: written once inside stack_init's pthread_once, read-only afterwards,
  *    read without a lock (the handler too): every other entry point runs
  *    after stack_init returned, on its thread or one created later.
- *  - pool_lock guards pools[] and warm_bytes. It is held for O(STACKCACHE_MAX)
- *    work and at most one realloc, never across a system call.
+ *  - pool_lock guards pools[], warm_bytes and the one trim in progress
+ *    (pool_put's trimming flag and buffer). It is held for
+ *    O(STACKCACHE_MAX) work, or a memmove of a trim, and at most one
+ *    realloc, never across a system call.
  *  - guard_maps and canary_warned: atomics (atomic.h), no lock.
  *  - struct stackcache: no lock; only the M holding its P touches it.
  *  - altstack: thread-local.
@@ -156,6 +161,8 @@ static const bool vg_on = false;
 #define BATCH_BYTES	((size_t)16 << 20)
 #define BATCH_MAX	64
 #define POOL_WARM_BYTES	((size_t)64 << 20)
+#define TRIM_SLACK	((size_t)64 << 20)	/* over budget before a trim */
+#define TRIM_BATCH	4096			/* stacks per trim, at most */
 /* Class 0 is the default; class k >= 1 is 2^(16+k) bytes, up to 2^30. */
 #define CLASS_SHIFT	16
 #define NCLASS		(30 - CLASS_SHIFT + 1)
@@ -578,29 +585,73 @@ static bool pop(struct pool *p, gor_stack *out)
 
 /* ---- Moving stacks between the pool, the caches and the kernel --------- */
 
-/* Gives back n <= STACKCACHE_MAX stacks; those beyond the warm budget (I3)
- * lose their pages first, outside the lock. */
+static int by_address(const void *a, const void *b)
+{
+	const char *x = ((const gor_stack *)a)->lo, *y = ((const gor_stack *)b)->lo;
+	return x < y ? -1 : x > y;
+}
+
+/* Drops the pages of v[0..n), sorted by address, with one madvise per run
+ * of neighbours: two stacks of one batch are a guard apart, and guards
+ * survive MADV_DONTNEED (checked for both guard kinds; canaries are
+ * rewritten when a stack is handed out). Each madvise costs a TLB
+ * shoot-down on every CPU that runs one of our threads, an inter-
+ * processor interrupt that a VM pays dearly for: so, few and large. */
+static void drop_pages(gor_stack *v, size_t n)
+{
+	qsort(v, n, sizeof *v, by_address);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1].lo - v[j].hi == (ptrdiff_t)guardsz)
+			j++;
+		/* A failure would only leave pages committed: nothing to undo. */
+		madvise(v[i].lo, (size_t)(v[j].hi - v[i].lo), MADV_DONTNEED);
+		i = j + 1;
+	}
+}
+
+/* Takes up to TRIM_BATCH of the oldest warm stacks of the class furthest
+ * over budget into out; under pool_lock. */
+static size_t take_excess(gor_stack *out)
+{
+	size_t n = 0;
+	for (unsigned k = 0; k < NCLASS && warm_bytes > POOL_WARM_BYTES; k++) {
+		struct pool *p = &pools[k];
+		size_t m = 0;
+		while (m < p->nwarm && n < TRIM_BATCH && warm_bytes > POOL_WARM_BYTES) {
+			out[n++] = p->s[m++];
+			warm_bytes -= out[n - 1].size;
+		}
+		memmove(p->s, p->s + m, (p->nwarm - m) * sizeof *p->s);
+		p->nwarm -= m;
+	}
+	return n;
+}
+
+/* Gives back n <= STACKCACHE_MAX stacks, warm. When the warm stacks pass
+ * the budget by TRIM_SLACK, the caller trims them back to it (I3): a
+ * trim takes many stacks at once so that drop_pages can merge them. */
 static void pool_put(const gor_stack *v, size_t n)
 {
-	gor_stack cold[STACKCACHE_MAX];
-	size_t ncold = 0;
+	static gor_stack trim[TRIM_BATCH];
+	static bool trimming;
+	size_t ntrim = 0;
 
 	pthread_mutex_lock(&pool_lock);
-	for (size_t i = 0; i < n; i++) {
-		if (warm_bytes + v[i].size <= POOL_WARM_BYTES)
-			push_warm(&pools[v[i].sizeclass], &v[i]);
-		else
-			cold[ncold++] = v[i];
+	for (size_t i = 0; i < n; i++)
+		push_warm(&pools[v[i].sizeclass], &v[i]);
+	if (warm_bytes > POOL_WARM_BYTES + TRIM_SLACK && !trimming) {
+		trimming = true;
+		ntrim = take_excess(trim);
 	}
 	pthread_mutex_unlock(&pool_lock);
-	if (ncold == 0)
+	if (ntrim == 0)
 		return;
-	/* A failure would only leave the pages committed: nothing to undo. */
-	for (size_t i = 0; i < ncold; i++)
-		madvise(cold[i].lo, cold[i].size, MADV_DONTNEED);
+	drop_pages(trim, ntrim);
 	pthread_mutex_lock(&pool_lock);
-	for (size_t i = 0; i < ncold; i++)
-		push_cold(&pools[cold[i].sizeclass], &cold[i]);
+	for (size_t i = 0; i < ntrim; i++)
+		push_cold(&pools[trim[i].sizeclass], &trim[i]);
+	trimming = false;
 	pthread_mutex_unlock(&pool_lock);
 }
 
