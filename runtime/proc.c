@@ -107,44 +107,12 @@ enum { GOIDBATCH = 16, GSLAB = 256 * 1024, ADOPTED_G0_STACK = 256 * 1024 };
 
 /* ---- the current M --------------------------------------------------- */
 
-static __thread struct gor_m *tls_m __attribute__((tls_model("initial-exec")));
-static uintptr_t tls_m_offset;
-
-/*
- * getm reads tls_m through the thread pointer register inside an asm
- * volatile, which the compiler must execute afresh each time. A plain
- * read of a __thread variable lets the compiler keep its address across a
- * call, and a goroutine that parked on one thread may resume on another.
- * Static TLS (initial-exec) sits at the same offset from the thread
- * pointer in every thread, which makes the offset safe to compute once.
- */
-static inline uintptr_t threadpointer(void)
-{
-	uintptr_t tp;
-#if defined(__x86_64__)
-	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
-#elif defined(__aarch64__)
-	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
-#else
-#error "gor supports x86-64 and aarch64"
-#endif
-	return tp;
-}
-
-struct gor_m *getm(void)
-{
-	return *(struct gor_m **)(threadpointer() + tls_m_offset);
-}
+__thread struct gor_m *tls_m __attribute__((tls_model("initial-exec")));
+uintptr_t tls_m_offset;
 
 static void setm(struct gor_m *mp)
 {
 	tls_m = mp;
-}
-
-struct gor_g *getg(void)
-{
-	struct gor_m *mp = tls_m_offset ? getm() : NULL;
-	return mp ? mp->curg : NULL;
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -1496,7 +1464,7 @@ static void schedinit(void)
 }
 
 /* Makes the calling thread a goroutine bound to it (see the header). */
-static struct gor_g *adopt(void)
+struct gor_g *adopt(void)
 {
 	pthread_once(&initonce, schedinit);
 	struct gor_m *mp = allocm();
@@ -1559,11 +1527,6 @@ static struct gor_g *adopt(void)
 	return gp;
 }
 
-struct gor_g *getg_adopt(void)
-{
-	struct gor_g *gp = getg();
-	return likely(gp != NULL) ? gp : adopt();
-}
 
 /* Thread-exit destructor of an adopted thread: its goroutine ends, its P
  * goes to whoever needs it, its M is freed. */

@@ -300,13 +300,53 @@ struct gor_counters {
 };
 extern struct gor_counters counters;
 
-/* The goroutine running on this thread. Reads thread-local storage through
- * an opaque instruction so that the compiler cannot reuse an address from
- * before a switch that moved the goroutine to another thread. NULL on a
- * thread the runtime has not adopted. */
-struct gor_g *getg(void);
-/* Like getg, but adopts the thread (and starts the runtime) if needed. */
-struct gor_g *getg_adopt(void);
+/*
+ * The M and goroutine running on this thread. getm reads tls_m through
+ * the thread pointer register inside an asm volatile, which the compiler
+ * must execute afresh each time: a plain read of a __thread variable lets
+ * it keep the variable's address across a call, and a goroutine that
+ * parked on one thread may resume on another. Static TLS (initial-exec)
+ * sits at the same offset from the thread pointer in every thread, so the
+ * offset is computed once (schedinit); it is never 0 on either
+ * architecture's TLS layout, so 0 means "runtime not started".
+ */
+extern __thread struct gor_m *tls_m __attribute__((tls_model("initial-exec")));
+extern uintptr_t tls_m_offset;
+
+static inline uintptr_t threadpointer(void)
+{
+	uintptr_t tp;
+#if defined(__x86_64__)
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
+#else
+#error "gor supports x86-64 and aarch64"
+#endif
+	return tp;
+}
+
+static inline struct gor_m *getm(void)
+{
+	return *(struct gor_m *const *)(threadpointer() + tls_m_offset);
+}
+
+/* NULL on a thread the runtime has not adopted. */
+static inline struct gor_g *getg(void)
+{
+	struct gor_m *mp = tls_m_offset ? getm() : NULL;
+	return mp ? mp->curg : NULL;
+}
+
+/* Adopts the calling thread, starting the runtime if need be (proc.c). */
+struct gor_g *adopt(void);
+
+/* getg, adopting the thread if needed: every public entry point. */
+static inline struct gor_g *getg_adopt(void)
+{
+	struct gor_g *gp = getg();
+	return likely(gp != NULL) ? gp : adopt();
+}
 
 /* Park the running goroutine. unlockf(gp, arg) runs after it is switched
  * out, on the new side; if it returns false the goroutine is made runnable
@@ -322,8 +362,6 @@ void wake_timedsleeper(int64_t when);
 bool runtime_is_started(void);
 extern atomic_ptr allglist;
 
-/* The M running this thread (opaque TLS read, see getg). */
-struct gor_m *getm(void);
 
 uint32_t fastrandn(uint32_t n);
 
