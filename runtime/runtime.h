@@ -187,7 +187,6 @@ struct gor_g {
 				* the sudog that won, for chan and select */
 	atomic_u32 selectdone; /* a select's sudogs race to set it to 1 */
 	struct sudog *waitsudogs; /* select: list of its sudogs, via waitlink */
-	struct timer sleeptimer;
 	struct gor_g *alllink; /* allgs, append-only, never unlinked */
 #ifdef GOR_TSAN
 	void *tsan_fiber;

@@ -270,28 +270,29 @@ static bool sleep_addtimer(struct gor_g *gp, void *arg)
 	return true;
 }
 
-/* Waits until the M that fired t has finished with it. The goroutine it
- * woke may run before checktimers has marked t IDLE, and must not rewrite
- * t until then. The window is a few instructions long. */
+/* Waits until the M that fired t has finished with it: the goroutine it
+ * woke may run before checktimers has marked t IDLE. The window is a few
+ * instructions long. */
 static void timer_wait_idle(struct timer *t)
 {
 	while (atomic_load_acq_u32(&t->state) != TIMER_IDLE)
 		sched_yield();
 }
 
+/* The timer lives in this frame (stacks never move, and the goroutine is
+ * parked while the timer is queued), which keeps it out of every G. */
 void gor_sleep(int64_t ns)
 {
 	struct gor_g *gp = getg_adopt();
 	if (ns <= 0)
 		return;
-	struct timer *t = &gp->sleeptimer;
-	timer_wait_idle(t);
+	struct timer t = {0};
 	int64_t now = nanotime();
-	t->when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
-	t->period = 0;
-	t->f = goready_from_timer;
-	t->arg = gp;
-	gopark(sleep_addtimer, t, WAIT_SLEEP, NULL);
+	t.when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	t.f = goready_from_timer;
+	t.arg = gp;
+	gopark(sleep_addtimer, &t, WAIT_SLEEP, NULL);
+	timer_wait_idle(&t); /* before the frame holding t goes */
 }
 
 /* ---- gor_after and gor_tick -------------------------------------------- */
