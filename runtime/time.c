@@ -12,12 +12,14 @@
  *
  * A timer's life (timer.state):
  *   IDLE -addtimer-> WAITING -due-> RUNNING -f returns-> IDLE
- *   (a periodic timer is put back in the heap before f runs and goes
- *    RUNNING -> WAITING), and deltimer takes WAITING -> IDLE.
- * deltimer of a RUNNING timer marks it RUNNING_DELETED, takes it out of
- * the heap if it is periodic, and waits until f has returned: when
- * deltimer returns, f is not running and will not run again, so the
- * caller may free what f touches (a channel being freed, say).
+ *   (a periodic timer goes RUNNING -> WAITING, back in the heap, once f
+ *    has returned), and deltimer takes WAITING -> IDLE.
+ * Invariant: a timer is in a heap (t->pp set) exactly when it is WAITING;
+ * while f runs it is in none, so no two Ms can run it at once.
+ * deltimer of a RUNNING timer CASes it to RUNNING_DELETED, so that it is
+ * not re-armed, and waits until f has returned: when deltimer returns, f
+ * is not running and will not run again, so the caller may free what f
+ * touches (a channel being freed, say).
  *
  * Locking: a P's timers.lock guards its heap, n, cap, and every timer's
  * idx and state while the timer is in that heap or running from it.
@@ -155,11 +157,19 @@ bool deltimer(struct timer *t)
 	for (;;) {
 		struct gor_p *pp = atomic_load_acq_ptr(&t->pp);
 		if (pp == NULL) {
+			/* Not queued: idle, or its f runs now (RUNNING), and then
+			 * we mark it so that a periodic one is not re-armed. */
 			uint32_t st = atomic_load_acq_u32(&t->state);
 			if (st == TIMER_IDLE)
 				return false;
-			/* RUNNING without a heap: a one-shot timer firing now */
-			sched_yield();
+			if (st == TIMER_RUNNING_DELETED ||
+			    (st == TIMER_RUNNING &&
+			     atomic_cas_u32(&t->state, TIMER_RUNNING, TIMER_RUNNING_DELETED))) {
+				while (atomic_load_acq_u32(&t->state) != TIMER_IDLE)
+					sched_yield();
+				return false;
+			}
+			sched_yield(); /* moving between states: look again */
 			continue;
 		}
 		struct timers *ts = &pp->timers;
@@ -168,26 +178,42 @@ bool deltimer(struct timer *t)
 			unlock(&ts->lock);
 			continue;
 		}
-		uint32_t st = atomic_load_u32(&t->state);
+		/* Queued timers are WAITING: a running one is out of its heap. */
 		heapremove(ts, t);
 		atomic_store_ptr(&t->pp, NULL);
+		atomic_store_u32(&t->state, TIMER_IDLE);
 		updatewhen0(ts);
-		if (st == TIMER_WAITING) {
-			atomic_store_u32(&t->state, TIMER_IDLE);
-			unlock(&ts->lock);
-			return true;
-		}
-		/* a periodic timer whose f runs now: let it finish */
-		atomic_store_u32(&t->state, TIMER_RUNNING_DELETED);
 		unlock(&ts->lock);
-		while (atomic_load_acq_u32(&t->state) != TIMER_IDLE)
-			sched_yield();
-		return false;
+		return true;
 	}
 }
 
+/* After f ran: a periodic timer goes back in the heap unless deltimer
+ * marked it meanwhile; either way, f's end is published with release
+ * order, since a deleter may free t as soon as it sees IDLE. Under the
+ * lock of ts. */
+static void timer_finish(struct gor_p *pp, struct timers *ts, struct timer *t, int64_t now)
+{
+	if (t->period > 0 && atomic_load_u32(&t->state) == TIMER_RUNNING) {
+		/* Ticks missed while nobody ran timers are dropped, as a
+		 * time.Ticker drops them. */
+		t->when += t->period;
+		if (t->when <= now)
+			t->when = now + t->period;
+		heappush(ts, t);
+		atomic_store_ptr(&t->pp, pp);
+		if (atomic_cas_rel_u32(&t->state, TIMER_RUNNING, TIMER_WAITING))
+			return;
+		heapremove(ts, t); /* deltimer got in first */
+		atomic_store_ptr(&t->pp, NULL);
+	}
+	atomic_store_rel_u32(&t->state, TIMER_IDLE);
+}
+
 /* Runs pp's due timers; returns the next when (INT64_MAX if none). The
- * caller holds a P (not necessarily pp): f readies goroutines onto it. */
+ * caller holds a P (not necessarily pp): f readies goroutines onto it.
+ * A timer is taken out of its heap while f runs, so that no other M
+ * (checkalltimers runs other Ps' timers) can run it twice at once. */
 int64_t checktimers(struct gor_p *pp, int64_t now)
 {
 	struct timers *ts = &pp->timers;
@@ -196,17 +222,8 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 	lock(&ts->lock);
 	while (ts->n > 0 && ts->heap[0]->when <= now) {
 		struct timer *t = ts->heap[0];
-		if (t->period > 0) {
-			/* Re-arm first; ticks missed while nobody ran timers
-			 * are dropped, as a time.Ticker drops them. */
-			t->when += t->period;
-			if (t->when <= now)
-				t->when = now + t->period;
-			siftdown(ts, 0);
-		} else {
-			heapremove(ts, t);
-			atomic_store_ptr(&t->pp, NULL);
-		}
+		heapremove(ts, t);
+		atomic_store_ptr(&t->pp, NULL);
 		atomic_store_u32(&t->state, TIMER_RUNNING);
 		updatewhen0(ts);
 		void (*f)(void *, int64_t) = t->f;
@@ -214,13 +231,7 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 		unlock(&ts->lock);
 		f(arg, now);
 		lock(&ts->lock);
-		/* t may have been deleted meanwhile (RUNNING_DELETED); a deleter
-		 * waits for IDLE and may free t as soon as it sees it. */
-		uint32_t st = atomic_load_u32(&t->state);
-		if (st == TIMER_RUNNING && atomic_load_ptr(&t->pp) == pp)
-			atomic_store_rel_u32(&t->state, TIMER_WAITING);
-		else
-			atomic_store_rel_u32(&t->state, TIMER_IDLE);
+		timer_finish(pp, ts, t, now);
 	}
 	updatewhen0(ts);
 	int64_t next = ts->n ? ts->heap[0]->when : INT64_MAX;
