@@ -113,7 +113,7 @@ test: deps-test
 check-valgrind:
 	@tools/deps.sh valgrind check pkg-config
 	@$(MAKE) --no-print-directory test B=build/valgrind \
-	  RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes"
+	  RUNNER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes"
 
 check-asan:
 	@$(MAKE) --no-print-directory test B=build/asan SAN=address
