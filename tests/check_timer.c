@@ -41,9 +41,9 @@ END_TEST
 START_TEST(test_tick)
 {
 	gor_maxprocs(_i + 1);
+	int64_t t0 = gor_now(), prev = 0, v; /* before the timer is armed */
 	gor_chan *c = gor_tick(5 * GOR_MILLISECOND);
 	ck_assert_ptr_nonnull(c);
-	int64_t t0 = gor_now(), prev = 0, v;
 	for (int i = 0; i < 10; i++) {
 		ck_assert_int_eq(gor_recv(c, &v), 1);
 		ck_assert_msg(v > prev, "tick %d: %lld after %lld", i, (long long)v, (long long)prev);
