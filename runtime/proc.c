@@ -609,12 +609,6 @@ static void finish_after(struct gor_m *mp)
 		casgstatus(gp, G_RUNNING, G_RUNNABLE);
 		runqput(mp->p, gp, false);
 		break;
-	case AFTER_GLOBRUNQ:
-		casgstatus(gp, G_RUNNING, G_RUNNABLE);
-		lock(&sched.lock);
-		globrunqput(gp);
-		unlock(&sched.lock);
-		break;
 	case AFTER_PARK: {
 		bool (*unlockf)(struct gor_g *, void *) = mp->unlockf;
 		void *arg = mp->unlockarg;
@@ -1147,7 +1141,7 @@ static inline struct gor_g *take_readyg(struct gor_m *mp)
 
 /* Runs due timers on every P: an M that found nothing locally does this
  * so that idle Ps' timers fire. Returns the earliest remaining when. */
-static int64_t checkalltimers(struct gor_m *mp, int64_t now)
+static int64_t checkalltimers(int64_t now)
 {
 	int64_t next = INT64_MAX;
 	uint32_t n = atomic_load_u32(&gomaxprocs);
@@ -1156,7 +1150,6 @@ static int64_t checkalltimers(struct gor_m *mp, int64_t now)
 		int64_t w = (int64_t)atomic_load_u64(&p2->timers.when0);
 		if (w <= now)
 			w = checktimers(p2, now);
-		(void)mp;
 		if (w < next)
 			next = w;
 	}
@@ -1289,7 +1282,7 @@ top:
 			atomic_add_u32(&sched.nmspinning, 1);
 		}
 		if (timers_next() != INT64_MAX)
-			checkalltimers(mp, now == INT64_MAX ? nanotime() : now);
+			checkalltimers(now == INT64_MAX ? nanotime() : now);
 		if ((gp = take_readyg(mp)) != NULL || (gp = runqget(pp)) != NULL)
 			return gp;
 		if ((gp = stealwork(mp)) != NULL)

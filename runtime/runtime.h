@@ -203,7 +203,6 @@ enum after_switch {
 	AFTER_RUNQ,    /* it yielded: put it back on the run queue */
 	AFTER_PARK,    /* it parked: run unlockf, maybe make it runnable again */
 	AFTER_EXIT,    /* it finished: free it and its stack */
-	AFTER_GLOBRUNQ,/* it yielded, queue it globally (Gosched) */
 };
 
 struct gor_m {
