@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -203,6 +205,38 @@ void gor_once_do(gor_once *o, void (*fn)(void *), void *arg);
 void gor_cond_wait(gor_cond *c, gor_mutex *m);
 void gor_cond_signal(gor_cond *c);
 void gor_cond_broadcast(gor_cond *c);
+
+/* ---- I/O and system calls ---------------------------------------------- */
+
+/* Any fd works: sockets and pipes are made non-blocking on first use and
+ * the goroutine parks on EAGAIN; regular files (and anything the poller
+ * refuses) go through the blocking-call path, gor_syscall_enter/exit. */
+enum { GOR_READABLE = 1, GOR_WRITABLE = 2 };
+
+/* As read(2)/write(2), parking instead of blocking. */
+ssize_t gor_read(int fd, void *buf, size_t n);
+ssize_t gor_write(int fd, const void *buf, size_t n);
+/* The same, -1 ETIMEDOUT at deadline (a gor_now() time; GOR_NEVER). */
+ssize_t gor_read_until(int fd, void *buf, size_t n, int64_t deadline);
+ssize_t gor_write_until(int fd, const void *buf, size_t n, int64_t deadline);
+/* As accept(2); the new fd is non-blocking and close-on-exec. */
+int gor_accept(int fd, struct sockaddr *sa, socklen_t *len);
+/* As connect(2), waiting for completion. */
+int gor_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* Waits for GOR_READABLE and/or GOR_WRITABLE: 0 ready, -1 ETIMEDOUT,
+ * -1 EBADF (fd closed with gor_fd_close meanwhile). */
+int gor_wait_fd(int fd, int events, int64_t deadline);
+/* close(2), after waking the goroutines parked on fd (they get EBADF). */
+int gor_fd_close(int fd);
+/* "host:port" (IPv4, [IPv6], empty host = every interface, or a name);
+ * port 0 picks one. A listening fd, or -1 EINVAL / socket errno. */
+int gor_listen_tcp(const char *addr, int backlog);
+/* A connected fd; -1 with connect(2)'s errno, ETIMEDOUT, or EINVAL. */
+int gor_dial_tcp(const char *addr, int64_t deadline);
+/* Bracket a call that may block its thread, so that the P can run other
+ * goroutines meanwhile (Go's entersyscall/exitsyscall). */
+void gor_syscall_enter(void);
+void gor_syscall_exit(void);
 
 #ifndef GOR_NO_SHORT_NAMES
 #define go(fn, arg) gor_go((fn), (arg))
