@@ -104,7 +104,7 @@ static uint32_t runqlen(struct gor_p *pp)
 	return n > RUNQ_SIZE ? 0 : n; /* head and tail read at different times */
 }
 
-static long long goidof(struct gor_g *gp)
+SCHED_RACY static long long goidof(struct gor_g *gp)
 {
 	return gp ? (long long)gp->goid : -1;
 }

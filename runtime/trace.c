@@ -1129,6 +1129,6 @@ void trace_init(void)
 	ns0 = nanotime();
 	pthread_atfork(NULL, NULL, tracechild);
 	atexit(traceatexit);
-	atomic_store_u32(&tracestate, TRACE_ON);
+	atomic_store_rel_u32(&tracestate, TRACE_ON);
 	atomic_store_rel_u32(&trace_on, 1);
 }

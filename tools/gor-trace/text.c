@@ -247,7 +247,7 @@ void gt_summary(const struct gt_trace *t, FILE *out)
 			most = k;
 	fprintf(out, "  average %lld.%03lld running, at most %d at once\n", milli / 1000, milli % 1000, most);
 	fprintf(out, "\ncontext switches  %zu\n", t->nslices);
-	fprintf(out, "steals            %zu (%ld goroutines)\n", t->nsteals, s.stolen);
+	fprintf(out, "steals            %zu (%ld goroutine%s)\n", t->nsteals, s.stolen, s.stolen == 1 ? "" : "s");
 	fprintf(out, "wake-ups          %zu: %ld by goroutines, %ld by timers, %ld by the netpoller, %ld by the scheduler\n",
 		t->nwakes, s.wakesby[GT_SRC_GOROUTINE], s.wakesby[GT_SRC_TIMER], s.wakesby[GT_SRC_NETPOLL],
 		s.wakesby[GT_SRC_SCHEDULER]);
