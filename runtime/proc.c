@@ -80,6 +80,7 @@
 #ifdef GOR_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 #ifdef GOR_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -427,6 +428,11 @@ static struct gor_g *malg(struct gor_p *pp)
 			return NULL;
 		pp->gslab = slab;
 		pp->gslabend = slab + GSLAB;
+#ifdef GOR_ASAN
+		/* Gs point at their malloc'd names: let LeakSanitizer see them
+		 * when a program exits with goroutines alive. */
+		__lsan_register_root_region(slab, GSLAB);
+#endif
 	}
 	gp = (struct gor_g *)pp->gslab;
 	pp->gslab += sz;

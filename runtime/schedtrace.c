@@ -13,8 +13,11 @@
  *     P0: status=1(running) schedtick=12 m=0 runqsize=0 runnext=0 gfreecnt=3 timerslen=1
  *     M0: p=0 curg=1 spinning=false blocked=false lockedg=1
  *     G1: status=2(running) m=0 lockedm=0
- *     G5 "worker": status=3(chan receive) m=-1 lockedm=-1
- * Dead and never-started goroutines are left out.
+ *     G5: status=3(chan receive) m=-1 lockedm=-1
+ * Dead and never-started goroutines are left out. Names are too: a
+ * goroutine's name is freed when it exits, which it may do while the
+ * line is being written. (The goroutine dump of debug.c prints names
+ * and has that race; it is meant as a last word, this runs all along.)
  *
  * The printer is a small thread of its own that sleeps on an absolute
  * deadline (no drift), with every signal blocked. It belongs in sysmon,
@@ -136,12 +139,8 @@ SCHED_RACY static void detailg(struct text *t, struct gor_g *gp)
 	const char *what = st == G_WAITING && wr > WAIT_NONE && wr < WAIT_NREASONS ? waitreason_names[wr] :
 			   st <= G_DEAD ? gstatus_names[st] : "?";
 	struct gor_m *mp = st == G_RUNNING ? gp->m : NULL;
-	textf(t, "  G%llu", (unsigned long long)gp->goid);
-	const char *name = gp->name;
-	if (name)
-		textf(t, " \"%s\"", name);
-	textf(t, ": status=%u(%s) m=%lld lockedm=%lld\n", st, what, mp ? (long long)mp->id : -1LL,
-	      gp->lockedm ? (long long)gp->lockedm->id : -1LL);
+	textf(t, "  G%llu: status=%u(%s) m=%lld lockedm=%lld\n", (unsigned long long)gp->goid, st, what,
+	      mp ? (long long)mp->id : -1LL, gp->lockedm ? (long long)gp->lockedm->id : -1LL);
 }
 
 /* Go's schedtrace(detailed). */

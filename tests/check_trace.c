@@ -133,9 +133,7 @@ static void spinner(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		volatile int x = 0;
-		for (int i = 0; i < 1000; i++)
-			x += i;
+		tu_spin_ns(10000);
 		gor_yield();
 	}
 }
