@@ -162,21 +162,28 @@ static void check_stats_file(const char *path, int procs, int created_at_least)
 	json_decref(root);
 }
 
-START_TEST(test_stats)
+/* Runs fn in a child with GOR_STATS and MAXPROCS procs; checks the file. */
+static void run_stats(tu_child_fn fn, int procs, int created_at_least)
 {
 	strcpy(statspath, "/tmp/gor-stats-XXXXXX");
 	int fd = mkstemp(statspath);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	char env0[96];
-	snprintf(env0, sizeof env0, "GOR_STATS=%s", statspath);
-	const char *env[] = {env0, "GOR_MAXPROCS=2", NULL};
+	char envstats[96], envprocs[32];
+	snprintf(envstats, sizeof envstats, "GOR_STATS=%s", statspath);
+	snprintf(envprocs, sizeof envprocs, "GOR_MAXPROCS=%d", procs);
+	const char *env[] = {envstats, envprocs, NULL};
 	struct tu_child c;
-	tu_child_run(&c, child_work, NULL, env);
+	tu_child_run(&c, fn, NULL, env);
 	TU_ASSERT_CHILD_EXIT(&c, 0);
-	check_stats_file(statspath, 2, 6);
+	check_stats_file(statspath, procs, created_at_least);
 	unlink(statspath);
 	tu_child_free(&c);
+}
+
+START_TEST(test_stats)
+{
+	run_stats(child_work, 2, 6);
 }
 END_TEST
 
@@ -204,19 +211,7 @@ static int child_foreign_exit(void *arg)
 
 START_TEST(test_stats_exit_from_foreign_thread)
 {
-	strcpy(statspath, "/tmp/gor-stats-XXXXXX");
-	int fd = mkstemp(statspath);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	char env0[96];
-	snprintf(env0, sizeof env0, "GOR_STATS=%s", statspath);
-	const char *env[] = {env0, "GOR_MAXPROCS=1", NULL};
-	struct tu_child c;
-	tu_child_run(&c, child_foreign_exit, NULL, env);
-	TU_ASSERT_CHILD_EXIT(&c, 0);
-	check_stats_file(statspath, 1, 2);
-	unlink(statspath);
-	tu_child_free(&c);
+	run_stats(child_foreign_exit, 1, 2);
 }
 END_TEST
 

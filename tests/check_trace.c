@@ -362,10 +362,14 @@ static void tmppath(void)
 
 static const char *const workload_names[] = {"pinger", "ponger", "yielder-a", "yielder-b", "sleeper-0", NULL};
 
-static void run_traced(tu_child_fn fn, const char *procs, const char *extra, struct tu_child *c)
+/* Runs fn in a child tracing to tracepath with MAXPROCS procs and one
+ * more variable (or NULL); it must exit 0. */
+static void run_traced(tu_child_fn fn, int procs, const char *extra, struct tu_child *c)
 {
 	tmppath();
-	const char *env[] = {envtrace, procs, extra, NULL};
+	char envprocs[32];
+	snprintf(envprocs, sizeof envprocs, "GOR_MAXPROCS=%d", procs);
+	const char *env[] = {envtrace, envprocs, extra, NULL};
 	tu_child_run(c, fn, tracepath, env);
 	TU_ASSERT_CHILD_EXIT(c, 0);
 }
@@ -392,10 +396,8 @@ static void check_wake_sources(const json_t *root)
 START_TEST(test_trace_at_exit)
 {
 	int procs = _i + 1;
-	char env[32];
-	snprintf(env, sizeof env, "GOR_MAXPROCS=%d", procs);
 	struct tu_child c;
-	run_traced(child_exit, env, NULL, &c);
+	run_traced(child_exit, procs, NULL, &c);
 	json_t *root = check_trace(tracepath, &(struct expect){procs, workload_names, false});
 	ck_assert_int_eq((int)json_integer_value(json_object_get(json_object_get(root, "otherData"), "maxprocs")), procs);
 	check_wake_sources(root);
@@ -409,10 +411,8 @@ END_TEST
 START_TEST(test_trace_stop)
 {
 	int procs = _i + 1;
-	char env[32];
-	snprintf(env, sizeof env, "GOR_MAXPROCS=%d", procs);
 	struct tu_child c;
-	run_traced(child_stop, env, NULL, &c);
+	run_traced(child_stop, procs, NULL, &c);
 	json_t *root = check_trace(tracepath, &(struct expect){procs, workload_names, false});
 	/* nothing after the stop: the goroutines started after it are absent */
 	const json_t *events = json_object_get(root, "traceEvents");
@@ -429,7 +429,7 @@ END_TEST
 START_TEST(test_trace_exit_while_running)
 {
 	struct tu_child c;
-	run_traced(child_busy_exit, "GOR_MAXPROCS=2", NULL, &c);
+	run_traced(child_busy_exit, 2, NULL, &c);
 	static const char *const names[] = {"spinner", NULL};
 	json_decref(check_trace(tracepath, &(struct expect){2, names, true}));
 	check_model(tracepath, 2);
@@ -441,7 +441,7 @@ END_TEST
 START_TEST(test_trace_resize)
 {
 	struct tu_child c;
-	run_traced(child_resize, "GOR_MAXPROCS=2", NULL, &c);
+	run_traced(child_resize, 2, NULL, &c);
 	json_t *root = check_trace(tracepath, &(struct expect){2, workload_names, false});
 	const json_t *events = json_object_get(root, "traceEvents");
 	char seq[64] = "";
@@ -464,7 +464,7 @@ END_TEST
 START_TEST(test_trace_monotonic_clock)
 {
 	struct tu_child c;
-	run_traced(child_exit, "GOR_MAXPROCS=2", "GOR_TRACE_CLOCK=monotonic", &c);
+	run_traced(child_exit, 2, "GOR_TRACE_CLOCK=monotonic", &c);
 	json_t *root = check_trace(tracepath, &(struct expect){2, workload_names, false});
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(root, "otherData"), "clock")), "monotonic");
 	json_decref(root);
@@ -497,7 +497,7 @@ static int child_flood(void *arg)
 START_TEST(test_trace_limit)
 {
 	struct tu_child c;
-	run_traced(child_flood, "GOR_MAXPROCS=2", "GOR_TRACE_LIMIT=1", &c);
+	run_traced(child_flood, 2, "GOR_TRACE_LIMIT=1", &c);
 	TU_ASSERT_STDERR_HAS(&c, "GOR_TRACE_LIMIT");
 	json_error_t err;
 	json_t *root = json_load_file(tracepath, 0, &err);
@@ -563,11 +563,16 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+static void load_small(struct gt_trace *t)
+{
+	char err[256];
+	ck_assert_msg(gt_load(t, GOR_TESTDATA "/small.json", err, sizeof err) == 0, "%s", err);
+}
+
 START_TEST(test_gortrace_golden)
 {
 	struct gt_trace t;
-	char err[256];
-	ck_assert_msg(gt_load(&t, GOR_TESTDATA "/small.json", err, sizeof err) == 0, "%s", err);
+	load_small(&t);
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *f = open_memstream(&out, &outlen);
@@ -596,8 +601,7 @@ END_TEST
 START_TEST(test_gortrace_html)
 {
 	struct gt_trace t;
-	char err[256];
-	ck_assert_msg(gt_load(&t, GOR_TESTDATA "/small.json", err, sizeof err) == 0, "%s", err);
+	load_small(&t);
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);

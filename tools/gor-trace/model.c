@@ -125,47 +125,42 @@ static void addslice(struct loader *l, const json_t *ev, int64_t ts)
 		t->nlanes = (int)p + 1;
 }
 
+/* Appends to the model's array arr (count n; its capacity cap is in
+ * the loader), or marks the load out of memory: the new element or NULL. */
+#define APPEND(l, arr, n, cap)                                                        \
+	(grow((void **)&(l)->t->arr, &(l)->cap, (l)->t->n, sizeof *(l)->t->arr)       \
+		 ? &(l)->t->arr[(l)->t->n++]                                           \
+		 : ((l)->oom = true, NULL))
+
 static void addinstant(struct loader *l, const json_t *ev, const char *name, int64_t ts)
 {
 	struct gt_trace *t = l->t;
 	const json_t *args = json_object_get(ev, "args");
 	int p = (int)intarg(ev, "tid", -1);
+	const struct { const char *name; size_t *count; } counted[] = {
+		{"timer", &t->ntimers}, {"handoff", &t->nhandoffs}, {"syscall", &t->nsyscalls},
+		{"sysexit", &t->nsysexits}, {"preempt", &t->npreempts}, {"netpoll", &t->nnetpolls},
+	};
 	if (strcmp(name, "wake") == 0) {
-		if (!grow((void **)&t->wakes, &l->capwakes, t->nwakes, sizeof *t->wakes)) {
-			l->oom = true;
-			return;
-		}
-		t->wakes[t->nwakes++] = (struct gt_wake){
-			.t = ts, .g = -1, .goid = (uint64_t)intarg(args, "g", 0),
-			.by = (uint64_t)intarg(args, "by", 0), .p = p,
-			.src = lookup(gt_srcnames, GT_NSRC, strarg(args, "src"), GT_SRC_SCHEDULER),
-		};
+		struct gt_wake *w = APPEND(l, wakes, nwakes, capwakes);
+		if (w)
+			*w = (struct gt_wake){
+				.t = ts, .g = -1, .goid = (uint64_t)intarg(args, "g", 0),
+				.by = (uint64_t)intarg(args, "by", 0), .p = p,
+				.src = lookup(gt_srcnames, GT_NSRC, strarg(args, "src"), GT_SRC_SCHEDULER),
+			};
 	} else if (strcmp(name, "steal") == 0) {
-		if (!grow((void **)&t->steals, &l->capsteals, t->nsteals, sizeof *t->steals)) {
-			l->oom = true;
-			return;
-		}
-		t->steals[t->nsteals++] = (struct gt_steal){ts, p, (int)intarg(args, "victim", -1),
-							    (int)intarg(args, "n", 1)};
+		struct gt_steal *st = APPEND(l, steals, nsteals, capsteals);
+		if (st)
+			*st = (struct gt_steal){ts, p, (int)intarg(args, "victim", -1), (int)intarg(args, "n", 1)};
 	} else if (strcmp(name, "maxprocs") == 0) {
-		if (!grow((void **)&t->procs, &l->capprocs, t->nprocs, sizeof *t->procs)) {
-			l->oom = true;
-			return;
-		}
-		t->procs[t->nprocs++] = (struct gt_procs){ts, (int)intarg(args, "old", 0),
-							  (int)intarg(args, "new", 0)};
-	} else if (strcmp(name, "timer") == 0) {
-		t->ntimers++;
-	} else if (strcmp(name, "handoff") == 0) {
-		t->nhandoffs++;
-	} else if (strcmp(name, "syscall") == 0) {
-		t->nsyscalls++;
-	} else if (strcmp(name, "sysexit") == 0) {
-		t->nsysexits++;
-	} else if (strcmp(name, "preempt") == 0) {
-		t->npreempts++;
-	} else if (strcmp(name, "netpoll") == 0) {
-		t->nnetpolls++;
+		struct gt_procs *pr = APPEND(l, procs, nprocs, capprocs);
+		if (pr)
+			*pr = (struct gt_procs){ts, (int)intarg(args, "old", 0), (int)intarg(args, "new", 0)};
+	} else {
+		for (size_t i = 0; i < sizeof counted / sizeof *counted; i++)
+			if (strcmp(name, counted[i].name) == 0)
+				(*counted[i].count)++;
 	}
 }
 
