@@ -229,7 +229,7 @@ static void dumpall(struct out *o)
 {
 	if (!runtime_is_started())
 		return;
-	int64_t now = coarsetime(); /* the clock of g->waitsince */
+	int64_t now = nanotime();
 	/* allglist is newest first; print oldest first, as Go does, by
 	 * walking it once per id range would cost O(n^2): print in list
 	 * order, which is what a reader scanning for one goroutine needs. */

@@ -67,8 +67,23 @@ struct gor_p;
  * Zero is unlocked. It must not be held across a goroutine switch, with
  * the gopark unlockf exception. */
 typedef struct gor_lock { atomic_u32 key; } gor_lock;
-void lock(gor_lock *l);
-void unlock(gor_lock *l);
+enum { LOCK_UNLOCKED, LOCK_LOCKED, LOCK_SLEEPING };
+void lock_slow(gor_lock *l, uint32_t v);
+void unlock_wake(gor_lock *l);
+
+/* The uncontended cases inline: every channel operation takes a lock. */
+static inline void lock(gor_lock *l)
+{
+	uint32_t v = atomic_xchg_u32(&l->key, LOCK_LOCKED);
+	if (__builtin_expect(v != LOCK_UNLOCKED, 0))
+		lock_slow(l, v);
+}
+
+static inline void unlock(gor_lock *l)
+{
+	if (__builtin_expect(atomic_xchg_u32(&l->key, LOCK_UNLOCKED) == LOCK_SLEEPING, 0))
+		unlock_wake(l);
+}
 
 /* A note is a one-shot event an M sleeps on: noteclear, then one
  * notewakeup, and notesleep returns. notetsleep gives up at a deadline
@@ -109,7 +124,12 @@ int64_t checktimers(struct gor_p *pp, int64_t now);
 int64_t timers_next(void);
 void timers_destroy(struct gor_p *pp, struct gor_p *to);
 int64_t nanotime(void);
-int64_t coarsetime(void);
+/* nanotime as last read by anybody, within sysmon's tick: see time.c. */
+extern atomic_u64 coarseclock;
+static inline int64_t coarsetime(void)
+{
+	return (int64_t)atomic_load_u64(&coarseclock);
+}
 
 /* ---- proc.c: G, M, P and the scheduler ---------------------------------- */
 

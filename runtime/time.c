@@ -37,21 +37,22 @@
 
 enum timer_state { TIMER_IDLE, TIMER_WAITING, TIMER_RUNNING, TIMER_RUNNING_DELETED };
 
+/* The last clock reading anybody took, refreshed when it is COARSE_STEP
+ * old: what only a person reads (how long a goroutine has waited, in
+ * dumps) costs one load on every park instead of a clock read. sysmon
+ * reads the clock at every tick, which bounds how stale it gets while
+ * goroutines run. */
+enum { COARSE_STEP = 1000000 };
+atomic_u64 coarseclock;
+
 int64_t nanotime(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
-}
-
-/* The monotonic clock at the kernel's tick (a few ms), for what only a
- * person reads: how long a goroutine has waited, in dumps. A fifth of
- * the cost of nanotime, which matters on every park. */
-int64_t coarsetime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
+	int64_t now = (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
+	if (now - (int64_t)atomic_load_u64(&coarseclock) >= COARSE_STEP)
+		atomic_store_u64(&coarseclock, (uint64_t)now);
+	return now;
 }
 
 int64_t gor_now(void)
