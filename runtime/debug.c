@@ -255,6 +255,7 @@ void gor_dump(FILE *f)
 
 _Noreturn void gor_fatal(const char *msg, const char *detail)
 {
+	fatal_off_small_stack(msg, detail);
 	struct out o = {.fd = 2};
 	puts_(&o, "gor: fatal error: ");
 	puts_(&o, msg);

@@ -383,6 +383,10 @@ extern atomic_ptr allglist;
 
 uint32_t fastrandn(uint32_t n);
 
+/* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
+ * returns when not on one. */
+void fatal_off_small_stack(const char *msg, const char *detail);
+
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
 void debug_init(void);
