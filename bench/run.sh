@@ -39,7 +39,7 @@ CC=${CC:-cc}
 QUIET_PCT=${QUIET_PCT:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 
-ALL="yield spawn pingpong prodcons select threadring idlemem idlemem2k skynet sleepers cpupar mutex"
+ALL="yield spawn pingpong prodcons select threadring idlemem idlemem2k skynet sleepers sleepers2k cpupar mutex"
 if [ -n "${BENCH:-}" ]; then
 	SEL=""
 	FLOOR=0
@@ -56,11 +56,13 @@ else
 	FLOOR=1
 fi
 
-# src W: the program of workload W. idlemem2k is idlemem with 2 KiB
-# goroutine stacks (gor_attr.stack_size) beside Go's same idlemem.
+# src W: the program of workload W. idlemem2k and sleepers2k are idlemem
+# and sleepers with 2 KiB goroutine stacks (gor_attr.stack_size), as Go's
+# are, beside Go's same programs.
 src() {
 	case $1 in
 	idlemem2k) echo idlemem ;;
+	sleepers2k) echo sleepers ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -83,7 +85,7 @@ args() {
 		esac
 		return 0
 	fi
-	[ "$1/$2" = gor/idlemem2k ] && echo "-stack 2048"
+	case $1/$2 in gor/idlemem2k | gor/sleepers2k) echo "-stack 2048" ;; esac
 	[ "$MODE" = quick ] || return 0
 	case $2 in
 	yield) echo "-n 1000000" ;;
@@ -101,7 +103,7 @@ args() {
 metric() {
 	case $1 in
 	idlemem | idlemem2k) echo "bytes_per_g B/goroutine" ;;
-	skynet | sleepers) echo "total_ms ms" ;;
+	skynet | sleepers | sleepers2k) echo "total_ms ms" ;;
 	cpupar) echo "wall_ms ms" ;;
 	*) echo "ns/op ns/op" ;;
 	esac
@@ -112,7 +114,7 @@ second() {
 	case $1 in
 	spawn | skynet) echo peak_rss_kb ;;
 	idlemem | idlemem2k) echo ns/op ;;
-	sleepers) echo spawn_ms ;;
+	sleepers | sleepers2k) echo spawn_ms ;;
 	threadring | pingpong | prodcons | select | mutex | yield) echo total_ms ;;
 	esac
 }

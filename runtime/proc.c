@@ -629,7 +629,11 @@ static void gosched_from(struct gor_g *gp, uint8_t after)
 		mp = gswitch(mp, gp, next);
 	} else if (after == AFTER_RUNQ && why == PICK_EMPTY &&
 		   atomic_load_u32(&sched.runqsize) == 0) {
-		return; /* a yield with nobody to yield to */
+		/* a yield with nobody to yield to: no switch, but the same
+		 * check as at one */
+		if (unlikely(!stack_canary_ok(&gp->stack)))
+			canary_fatal(gp);
+		return;
 	} else {
 		mp->after = after;
 		mp->aftergp = gp;

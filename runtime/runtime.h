@@ -109,9 +109,14 @@ struct timer {
 	atomic_u32 state;/* enum timer_state; see time.c */
 };
 
+struct heapent {
+	int64_t when;        /* t->when, copied: see time.c */
+	struct timer *t;
+};
+
 struct timers {
 	gor_lock lock;
-	struct timer **heap; /* 4-ary min-heap on when, under lock */
+	struct heapent *heap;/* 4-ary min-heap on when, under lock */
 	uint32_t n, cap;
 	atomic_u64 when0;    /* heap[0]->when or INT64_MAX; read without lock */
 };

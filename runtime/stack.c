@@ -181,7 +181,7 @@ static const bool vg_on = false;
 /* Then the small classes: SMALL0 + j is SMALL_MIN << j bytes. */
 #define SMALL_MIN	((size_t)2 << 10)
 #define SMALL_MAX	((size_t)16 << 10)
-#define NSMALL		4
+#define NSMALL		STACK_NSMALL
 #define SMALL0		NCLASS
 #define SMALL_SLAB	((size_t)1 << 20)
 
@@ -372,16 +372,31 @@ static void fput_u64(struct fbuf *f, uint64_t v, unsigned base)
 	fput(f, t + i, sizeof t);
 }
 
-/* Whether a fault at addr, on a thread running a goroutine on s, is that
- * goroutine's overflow: the address is in the guardsz bytes below lo
- * (a guard page; for a small stack at the bottom of its slab, the slab's
- * guard), or s has no guard page and its canary is gone, which means the
- * goroutine ran on through its neighbours' stacks until it hit something
- * unmapped. s is mapped, so reading the canary cannot fault. */
-static bool overflowed(const gor_stack *s, const void *addr)
+/* The stack pointer when the fault was taken. */
+static uintptr_t fault_sp(void *uc)
+{
+	const ucontext_t *u = uc;
+#if defined(__x86_64__)
+	return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)u->uc_mcontext.sp;
+#endif
+}
+
+/* Whether a fault at addr with stack pointer sp, on a thread running a
+ * goroutine on s, is that goroutine's overflow: the address is in the
+ * guardsz bytes below lo (a guard page; for a small stack at the bottom of
+ * its slab, the slab's guard); or s has no guard page and the goroutine
+ * ran on through its neighbours' stacks until it hit something unmapped,
+ * which shows as sp below lo or, failing that, as its canary gone. s is
+ * mapped, so reading the canary cannot fault. */
+static bool overflowed(const gor_stack *s, const void *addr, uintptr_t sp)
 {
 	uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)s->lo;
-	return (a < lo && lo - a <= guardsz) || !stack_canary_ok(s);
+	if (a < lo && lo - a <= guardsz)
+		return true;
+	return s->guard == STACK_GUARD_CANARY &&
+	       ((sp < lo && sp >= lo - SMALL_SLAB) || !stack_canary_ok(s));
 }
 
 static _Noreturn void overflow(uint64_t goid, const char *name,
@@ -405,14 +420,13 @@ static _Noreturn void overflow(uint64_t goid, const char *name,
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-	(void)uc;
 	int saved = errno;
 	uint64_t goid;
 	const char *name;
 	const gor_stack *s;
 	/* si_addr is meaningful only for faults the kernel raised (si_code > 0). */
 	if (si->si_code > 0 && proc_signal_goroutine(&goid, &name, &s) &&
-	    s != NULL && overflowed(s, si->si_addr))
+	    s != NULL && overflowed(s, si->si_addr, fault_sp(uc)))
 		overflow(goid, name, s, si->si_addr);
 	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 	/* A fault recurs by itself when the instruction re-executes; a signal
@@ -723,9 +737,9 @@ static int pool_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 }
 
 /* A small class's slab: one guard at the bottom (nothing of ours lies
- * below it), then pieces back to back. v[0] is handed out, the rest go
- * to the pool warm: none has been touched, so none costs RAM yet. */
-static int small_fresh(unsigned k, gor_stack *v, size_t *got)
+ * below it), then pieces back to back. v[0..want) are handed out, the
+ * rest go to the pool warm: none has been touched, so none costs RAM yet. */
+static int small_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 {
 	size_t size = class_size(k), n = (SMALL_SLAB - guardsz) / size;
 	uint8_t guard = guard_mode == STACK_GUARD_MPROTECT ? batch_guard(1) : (uint8_t)guard_mode;
@@ -758,13 +772,13 @@ static int small_fresh(unsigned k, gor_stack *v, size_t *got)
 #ifdef GOR_VALGRIND
 		st.vgid = VALGRIND_STACK_REGISTER(st.lo, st.hi);
 #endif
-		if (i == 0)
-			v[0] = st;
+		if (i < want)
+			v[i] = st;
 		else
 			push_warm(&pools[k], &st);
 	}
 	pthread_mutex_unlock(&pool_lock);
-	*got = 1;
+	*got = want < n ? want : n;
 	return 0;
 }
 
@@ -777,7 +791,7 @@ static int pool_take(unsigned k, gor_stack *v, size_t want, size_t *got)
 		n++;
 	pthread_mutex_unlock(&pool_lock);
 	if (n == 0)
-		return is_small(k) ? small_fresh(k, v, got) : pool_fresh(k, v, want, got);
+		return is_small(k) ? small_fresh(k, v, want, got) : pool_fresh(k, v, want, got);
 	*got = n;
 	return 0;
 }
@@ -795,19 +809,38 @@ static void handout(gor_stack *s)
 		*(uint64_t *)s->lo = STACK_CANARY;
 }
 
+/* The cache of class k in c: its count and array, or NULL when the class
+ * bypasses the caches (large ones, rare). */
+static gor_stack *cachefor(struct stackcache *c, unsigned k, uint32_t **n)
+{
+	if (c == NULL)
+		return NULL;
+	if (k == 0) {
+		*n = &c->n;
+		return c->s;
+	}
+	if (is_small(k)) {
+		*n = &c->small[k - SMALL0].n;
+		return c->small[k - SMALL0].s;
+	}
+	return NULL;
+}
+
 int stackalloc(struct stackcache *c, size_t size, gor_stack *out)
 {
 	unsigned k;
+	uint32_t *n;
+	gor_stack *v;
 	if (size_class(size, &k) < 0)
 		return -1;
-	if (k == 0 && c != NULL) {
-		if (c->n == 0) {
+	if ((v = cachefor(c, k, &n)) != NULL) {
+		if (*n == 0) {
 			size_t got;
-			if (pool_take(0, c->s, STACKCACHE_MAX / 2, &got) < 0)
+			if (pool_take(k, v, STACKCACHE_MAX / 2, &got) < 0)
 				return -1;
-			c->n = (uint32_t)got;
+			*n = (uint32_t)got;
 		}
-		*out = c->s[--c->n];
+		*out = v[--*n];
 	} else {
 		size_t got;
 		if (pool_take(k, out, 1, &got) < 0)
@@ -819,23 +852,28 @@ int stackalloc(struct stackcache *c, size_t size, gor_stack *out)
 
 void stackfree(struct stackcache *c, gor_stack *s)
 {
+	uint32_t *n;
+	gor_stack *v;
 	VG_NOACCESS(s->lo, s->size);
-	if (s->sizeclass != 0 || c == NULL) {
+	if ((v = cachefor(c, s->sizeclass, &n)) == NULL) {
 		pool_put(s, 1);
 		return;
 	}
-	if (c->n == STACKCACHE_MAX) {
+	if (*n == STACKCACHE_MAX) {
 		/* The oldest half goes: the newest are likelier in CPU caches. */
-		pool_put(c->s, STACKCACHE_MAX / 2);
-		memmove(c->s, c->s + STACKCACHE_MAX / 2,
-			(STACKCACHE_MAX / 2) * sizeof c->s[0]);
-		c->n -= STACKCACHE_MAX / 2;
+		pool_put(v, STACKCACHE_MAX / 2);
+		memmove(v, v + STACKCACHE_MAX / 2, (STACKCACHE_MAX / 2) * sizeof v[0]);
+		*n -= STACKCACHE_MAX / 2;
 	}
-	c->s[c->n++] = *s;
+	v[(*n)++] = *s;
 }
 
 void stackcache_flush(struct stackcache *c)
 {
 	pool_put(c->s, c->n);
 	c->n = 0;
+	for (unsigned j = 0; j < NSMALL; j++) {
+		pool_put(c->small[j].s, c->small[j].n);
+		c->small[j].n = 0;
+	}
 }
