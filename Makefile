@@ -38,7 +38,7 @@ CFLAGS_COMMON += -DGOR_VALGRIND
 endif
 endif
 
-LIB_CFLAGS := $(CFLAGS_COMMON) -fPIC -fvisibility=hidden -Iruntime
+LIB_CFLAGS := $(CFLAGS_COMMON) -fPIC -fno-plt -fvisibility=hidden -Iruntime
 LIBS       := -pthread -ldl
 
 RT_SRC  := $(sort $(wildcard runtime/*.c))

@@ -81,7 +81,12 @@ void gor_trace_stop(void);
 /* ---- Goroutines ------------------------------------------------------- */
 
 typedef struct gor_attr {
-	size_t stack_size; /* usable bytes; 0 = default (GOR_STACK or 256 KiB) */
+	size_t stack_size; /* usable bytes; 0 = default (GOR_STACK or 256 KiB).
+			    * 1..16384: a small stack (2, 4, 8 or 16 KiB)
+			    * packed with others and without a guard page:
+			    * an overflow is caught by a canary at the
+			    * goroutine's next switch, after the fact. For
+			    * very many goroutines with shallow calls. */
 	const char *name;  /* shown in dumps and traces; copied; may be NULL */
 } gor_attr;
 

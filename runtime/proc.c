@@ -177,20 +177,24 @@ static inline bool runqempty(struct gor_p *pp)
 static void globrunqputbatch(struct gor_g *head, struct gor_g *tail, uint32_t n);
 
 /* Moves half the local queue plus gp to the global queue: the local queue
- * is full. Owner only. False if a thief got in first (retry locally). */
+ * is full. Owner only. False if a thief got in first (retry locally).
+ * The slots are read after the CAS that takes them, in place (no copy,
+ * so that a goroutine on a small stack can do this): only the owner ever
+ * writes a slot, and it is here. */
 static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
 {
-	struct gor_g *batch[RUNQ_SIZE / 2 + 1];
 	uint32_t n = (tail - head) / 2;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i] = atomic_load_ptr(&pp->runq[(head + i) % RUNQ_SIZE]);
 	if (!atomic_cas_rel_u32(&pp->runqhead, head, head + n))
 		return false;
-	batch[n] = gp;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->schedlink = batch[i + 1];
+	struct gor_g *first = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]), *g1 = first;
+	for (uint32_t i = 1; i < n; i++) {
+		struct gor_g *g2 = atomic_load_ptr(&pp->runq[(head + i) % RUNQ_SIZE]);
+		g1->schedlink = g2;
+		g1 = g2;
+	}
+	g1->schedlink = gp;
 	lock(&sched.lock);
-	globrunqputbatch(batch[0], batch[n], n + 1);
+	globrunqputbatch(first, gp, n + 1);
 	unlock(&sched.lock);
 	return true;
 }
@@ -423,7 +427,7 @@ static struct gor_g *malg(struct gor_p *pp)
 		return gp;
 	}
 	if (pp->gslab + sz > pp->gslabend) {
-		char *slab = mmap(NULL, GSLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *slab = mmap(NULL, GSLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 		if (slab == MAP_FAILED)
 			return NULL;
 		pp->gslab = slab;
@@ -503,6 +507,46 @@ static void finish_after(struct gor_m *mp);
 static void mready(struct gor_m *mp, struct gor_p *pp);
 static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
 
+static void canary_fatal(struct gor_g *gp)
+{
+	char detail[160];
+	snprintf(detail, sizeof detail,
+		 "goroutine %llu%s%s%s: its %zu-byte stack overflowed (canary overwritten; "
+		 "stacks without a guard page are caught only at the next switch)",
+		 (unsigned long long)gp->goid, gp->name ? " \"" : "", gp->name ? gp->name : "",
+		 gp->name ? "\"" : "", gp->stack.size);
+	gor_fatal("stack overflow", detail);
+}
+
+struct fatalmsg { const char *msg, *detail; };
+
+static void fatal_entry(void *transfer)
+{
+	struct fatalmsg *f = transfer;
+	gor_fatal(f->msg, f->detail);
+}
+
+/*
+ * gor_fatal's report takes more stack than a small (2 KiB, unguarded)
+ * goroutine stack has, and after a canary overflow what lies below is
+ * somebody else's: so the report moves to g0's stack, below the frames g0
+ * left when it last switched away (and its red zone). Returns, doing
+ * nothing, when the caller is not on a small goroutine stack.
+ */
+void fatal_off_small_stack(const char *msg, const char *detail)
+{
+	struct gor_m *mp = tls_m_offset ? getm() : NULL;
+	struct gor_g *gp = mp ? mp->curg : NULL;
+	if (gp == NULL || gp->stack.guard != STACK_GUARD_CANARY || mp->g0.ctx.sp == NULL)
+		return;
+	struct fatalmsg f = {msg, detail};
+	gor_ctx fatal, dead;
+	uintptr_t top = ((uintptr_t)mp->g0.ctx.sp - 1024) & ~(uintptr_t)15;
+	mp->curg = NULL; /* from now on, gor_fatal runs on g0 */
+	gor_ctx_make(&fatal, (void *)top, fatal_entry, gor_ctx_fpstate());
+	gor_ctx_switch(&dead, &fatal, &f);
+}
+
 /* Switches this M from goroutine `from` to `to` (either may be g0) and
  * returns, on from's side, the M that later switches back to it. */
 static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct gor_g *to)
@@ -510,7 +554,7 @@ static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct
 	mp->curg = to == &mp->g0 ? NULL : to;
 	to->m = mp;
 	if (unlikely(!stack_canary_ok(&from->stack)))
-		gor_fatal("stack overflow", "a goroutine's stack canary was overwritten (unguarded stack)");
+		canary_fatal(from);
 #ifdef GOR_ASAN
 	__sanitizer_start_switch_fiber(atomic_load_u32(&from->status) == G_DEAD ? NULL : &from->asan_fake_stack,
 				       to->stack.lo, to->stack.size);
@@ -594,7 +638,11 @@ static void gosched_from(struct gor_g *gp, uint8_t after)
 		mp = gswitch(mp, gp, next);
 	} else if (after == AFTER_RUNQ && why == PICK_EMPTY &&
 		   atomic_load_u32(&sched.runqsize) == 0) {
-		return; /* a yield with nobody to yield to */
+		/* a yield with nobody to yield to: no switch, but the same
+		 * check as at one */
+		if (unlikely(!stack_canary_ok(&gp->stack)))
+			canary_fatal(gp);
+		return;
 	} else {
 		mp->after = after;
 		mp->aftergp = gp;

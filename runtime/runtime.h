@@ -67,8 +67,23 @@ struct gor_p;
  * Zero is unlocked. It must not be held across a goroutine switch, with
  * the gopark unlockf exception. */
 typedef struct gor_lock { atomic_u32 key; } gor_lock;
-void lock(gor_lock *l);
-void unlock(gor_lock *l);
+enum { LOCK_UNLOCKED, LOCK_LOCKED, LOCK_SLEEPING };
+void lock_slow(gor_lock *l, uint32_t v);
+void unlock_wake(gor_lock *l);
+
+/* The uncontended cases inline: every channel operation takes a lock. */
+static inline void lock(gor_lock *l)
+{
+	uint32_t v = atomic_xchg_u32(&l->key, LOCK_LOCKED);
+	if (__builtin_expect(v != LOCK_UNLOCKED, 0))
+		lock_slow(l, v);
+}
+
+static inline void unlock(gor_lock *l)
+{
+	if (__builtin_expect(atomic_xchg_u32(&l->key, LOCK_UNLOCKED) == LOCK_SLEEPING, 0))
+		unlock_wake(l);
+}
 
 /* A note is a one-shot event an M sleeps on: noteclear, then one
  * notewakeup, and notesleep returns. notetsleep gives up at a deadline
@@ -94,9 +109,14 @@ struct timer {
 	atomic_u32 state;/* enum timer_state; see time.c */
 };
 
+struct heapent {
+	int64_t when;        /* t->when, copied: see time.c */
+	struct timer *t;
+};
+
 struct timers {
 	gor_lock lock;
-	struct timer **heap; /* 4-ary min-heap on when, under lock */
+	struct heapent *heap;/* 4-ary min-heap on when, under lock */
 	uint32_t n, cap;
 	atomic_u64 when0;    /* heap[0]->when or INT64_MAX; read without lock */
 };
@@ -109,7 +129,12 @@ int64_t checktimers(struct gor_p *pp, int64_t now);
 int64_t timers_next(void);
 void timers_destroy(struct gor_p *pp, struct gor_p *to);
 int64_t nanotime(void);
-int64_t coarsetime(void);
+/* nanotime as last read by anybody, within sysmon's tick: see time.c. */
+extern atomic_u64 coarseclock;
+static inline int64_t coarsetime(void)
+{
+	return (int64_t)atomic_load_u64(&coarseclock);
+}
 
 /* ---- proc.c: G, M, P and the scheduler ---------------------------------- */
 
@@ -370,6 +395,9 @@ uint32_t fastrandn(uint32_t n);
 void readschedstats(gor_stats_t *out);
 /* Goroutines that exist now (Go's gcount), without adopting the caller. */
 int gcount(void);
+/* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
+ * returns when not on one. */
+void fatal_off_small_stack(const char *msg, const char *detail);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);

@@ -379,8 +379,11 @@ static int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
 	if (live == 1 && deadline == GOR_NEVER)
 		return selectone(&cases[one], one, block);
 
-	uint32_t order[2 * SELECT_STACK_CASES];
-	struct sudog sgs[SELECT_STACK_CASES];
+	/* Sized to the live cases, not to the most the stack takes: a
+	 * goroutine on a 2 KiB stack selects too. */
+	size_t onstack = live <= SELECT_STACK_CASES ? live : 1;
+	uint32_t order[2 * onstack];
+	struct sudog sgs[onstack];
 	struct selstate s = {.cases = cases, .n = live};
 	void *heap = NULL;
 	if (live <= SELECT_STACK_CASES) {

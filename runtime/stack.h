@@ -29,11 +29,17 @@ typedef struct gor_stack {
 /* The canary word written at lo for STACK_GUARD_CANARY stacks. */
 #define STACK_CANARY 0x9e3779b97f4a7c15ull
 
-/* A per-P cache of free stacks; touched only by the M holding that P. */
+/* A per-P cache of free stacks, of the default class and of each small
+ * class (stack.c); touched only by the M holding that P. */
 #define STACKCACHE_MAX 32
+#define STACK_NSMALL 4
 struct stackcache {
 	uint32_t n;
 	gor_stack s[STACKCACHE_MAX];
+	struct {
+		uint32_t n;
+		gor_stack s[STACKCACHE_MAX];
+	} small[STACK_NSMALL];
 };
 
 /* Once, before any other call: reads GOR_STACK, probes the guard kind,
