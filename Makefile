@@ -1,7 +1,8 @@
 # gor - goroutines for C. The only build system.
 #
 #   make              build/libgor.a, build/libgor.so, build/gor.pc, tools, samples
-#                     (tools: build/tools/gor-trace, which reads GOR_TRACE files)
+#                     (tools: build/tools/gor-trace, which reads GOR_TRACE files,
+#                     and build/tools/gor-lab, which sweeps a program over MAXPROCS)
 #   make demo         build and run the first sample (fib on 8 goroutines, P=1 vs P=N)
 #   make test         the Check suites
 #   make check-valgrind check-asan check-tsan check-aarch64 check-ao
@@ -92,7 +93,7 @@ $(B)/gor.pc: gor.pc.in
 	@mkdir -p $(B)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-tools: $(B)/tools/gor-trace
+tools: $(B)/tools/gor-trace $(B)/tools/gor-lab
 
 deps-tools:
 	@tools/deps.sh libjansson-dev pkg-config
@@ -101,7 +102,12 @@ $(B)/tools/gor-trace: $(GT_SRC) tools/gor-trace/gortrace.h | deps-tools
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(GT_SRC) -o $@ $(LDFLAGS_SAN) $(JSON_LIBS) -lm
 
-$(B)/samples/%: samples/%.c $(B)/libgor.a include/gor.h
+# gor-lab reads the traces of its runs with gor-trace's model.
+$(B)/tools/gor-lab: tools/gor-lab/main.c $(GT_LIB) tools/gor-trace/gortrace.h | deps-tools
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Itools/gor-trace $< $(GT_LIB) -o $@ $(LDFLAGS_SAN) $(JSON_LIBS) -lm
+
+$(B)/samples/%: samples/%.c $(wildcard samples/*.h) $(B)/libgor.a include/gor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $< -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(LIBS) -lm
 
@@ -168,8 +174,8 @@ check-aarch64:
 
 # ---- samples, demo, bench --------------------------------------------------
 
-demo: lib $(B)/samples/fib_demo
-	@$(B)/samples/fib_demo
+demo: lib $(B)/samples/calc_all
+	@$(B)/samples/calc_all
 
 bench: lib
 	@tools/deps.sh golang-go
