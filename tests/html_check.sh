@@ -4,7 +4,7 @@
 # error and drew one lane per P.
 #
 # Two pages: the fixed trace tests/data/small.json (2 Ps) and a live
-# trace of build/samples/fib_demo (its P count read from gor-trace's own
+# trace of build/samples/calc_all (its P count read from gor-trace's own
 # summary). The page marks itself: <body data-gor-ready="1"> when the
 # drawing is done, a div.gor-error per script error (window.onerror); the
 # DOM Chromium dumps after loading is searched for both and for the
@@ -66,12 +66,12 @@ check() {
 "$TOOL" --html "$tmp/small.html" tests/data/small.json >/dev/null || fail=$((fail + 1))
 check small "$tmp/small.html" 2
 
-if [ -x "$B/samples/fib_demo" ] && GOR_TRACE="$tmp/fib.json" "$B/samples/fib_demo" >/dev/null; then
-	"$TOOL" --html "$tmp/fib.html" "$tmp/fib.json" >"$tmp/fib.txt" || fail=$((fail + 1))
-	procs=$(grep -c '^  P[0-9]' "$tmp/fib.txt")
-	check fib_demo "$tmp/fib.html" "$procs"
+if [ -x "$B/samples/calc_all" ] && GOR_TRACE="$tmp/calc.json" "$B/samples/calc_all" conc >/dev/null; then
+	"$TOOL" --html "$tmp/calc.html" "$tmp/calc.json" >"$tmp/calc.txt" || fail=$((fail + 1))
+	procs=$(grep -c '^  P[0-9]' "$tmp/calc.txt")
+	check calc_all "$tmp/calc.html" "$procs"
 else
-	echo "FAILED: could not record a trace of $B/samples/fib_demo"
+	echo "FAILED: could not record a trace of $B/samples/calc_all"
 	fail=$((fail + 1))
 fi
 
