@@ -169,8 +169,9 @@ START_TEST(test_deadlines)
 }
 END_TEST
 
-/* Many waiters with staggered deadlines: each fires on its own timer, none
- * early, and data that arrives before a deadline wins. */
+/* Many waiters: the even ones with staggered deadlines that expire, each
+ * on its own timer and none early; the odd ones with distant deadlines,
+ * woken by data. */
 enum { NDL = 100 };
 static int dlpipes[NDL][2];
 static atomic_int dl_done, dl_bad;
@@ -179,7 +180,7 @@ static void deadline_waiter(void *arg)
 {
 	int k = (int)(intptr_t)arg;
 	char c;
-	int64_t dl = gor_now() + (10 + k) * GOR_MILLISECOND;
+	int64_t dl = k % 2 ? tu_deadline(TU_WAIT_S) : gor_now() + (10 + k) * GOR_MILLISECOND;
 	ssize_t r = gor_read_until(dlpipes[k][0], &c, 1, dl);
 	int e = errno;
 	bool ok = k % 2 ? (r == 1 && c == (char)k) : (r == -1 && e == ETIMEDOUT && gor_now() >= dl);
