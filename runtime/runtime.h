@@ -312,6 +312,7 @@ struct sched {
 	/* the M sleeping until the next timer, under lock */
 	struct gor_m *timedsleeper;
 	int64_t timedsleep_until;
+	bool timedsleep_polls;   /* it waits in netpoll, not on its note */
 };
 
 extern struct sched sched;
@@ -398,6 +399,20 @@ int gcount(void);
 /* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
  * returns when not on one. */
 void fatal_off_small_stack(const char *msg, const char *detail);
+
+/* ---- netpoll.c: the scheduler's side of the netpoller ----------------- */
+
+/* Polls the fds goroutines wait on: delay < 0 blocks until one is ready
+ * or netpollBreak, 0 does not block, > 0 waits at most delay ns. Returns
+ * the goroutines made ready, still G_WAITING, linked by schedlink. */
+struct gor_g *netpoll(int64_t delay);
+/* Makes a blocked netpoll return. */
+void netpollBreak(void);
+bool netpollinited(void);
+/* Goroutines are parked on fds (so they are not deadlocked). */
+bool netpollAnyWaiters(void);
+/* An M is blocked in netpoll: it will see what becomes ready. */
+bool netpollBlocked(void);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
