@@ -725,11 +725,20 @@ void goready(struct gor_g *gp, bool next)
 	wakep();
 }
 
+/* The M blocked in netpoll in sleep_without_p, if any (under
+ * sched.lock). There is at most one, so that netpollBreak, which wakes
+ * one poller, wakes the right one. It is not always the timed sleeper:
+ * wake_timedsleeper clears that at once, while the poller takes a moment
+ * to come out; an M that went into the poller meanwhile could take the
+ * one wake-up and leave the other blocked for good, deaf to the note a
+ * later hand-off (startlockedm) rings. */
+static struct gor_m *poller;
+
 /* Whether mp, an idle M, sleeps in the poller rather than on its note
  * (see sleep_without_p). Under sched.lock. */
 static inline bool mpolls_locked(struct gor_m *mp)
 {
-	return sched.timedsleeper == mp && sched.timedsleep_polls;
+	return poller == mp;
 }
 
 /* Wakes an idle M that was handed a P, where it sleeps. */
@@ -1321,7 +1330,7 @@ static void sleep_without_p(struct gor_m *mp)
 	}
 	bool poll = netpollAnyWaiters();
 	struct gor_m *ts = sched.timedsleeper;
-	if (ts != NULL && (sched.timedsleep_polls || !poll)) {
+	if ((ts != NULL && (sched.timedsleep_polls || !poll)) || (poll && poller != NULL)) {
 		stopm_locked(mp);
 		return;
 	}
@@ -1335,6 +1344,8 @@ static void sleep_without_p(struct gor_m *mp)
 	sched.timedsleeper = mp;
 	sched.timedsleep_until = until;
 	sched.timedsleep_polls = poll;
+	if (poll)
+		poller = mp;
 	mp->idle = true;
 	noteclear(&mp->park);
 	unlock(&sched.lock);
@@ -1351,6 +1362,8 @@ static void sleep_without_p(struct gor_m *mp)
 		notetsleep(&mp->park, until);
 	}
 	lock(&sched.lock);
+	if (poller == mp)
+		poller = NULL;
 	if (sched.timedsleeper == mp)
 		sched.timedsleeper = NULL;
 	struct gor_p *pp = mp->nextp;
