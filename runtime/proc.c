@@ -1272,16 +1272,26 @@ static struct gor_g *stealwork(struct gor_m *mp)
 }
 
 /*
- * Makes the goroutines of a netpoll list runnable (Go's injectglist): as
+ * Makes the goroutines of a netpoll list runnable (Go's injectglist), each
+ * traced as woken by the netpoller (netpollready): as
  * many as there are idle Ps go to the global queue, with an M started
  * for each, and the rest to mp's P; all to the global queue when mp has
  * no P.
  */
+static void netpollready(struct gor_m *mp, struct gor_g *gp)
+{
+	if (unlikely(trace_enabled())) {
+		traceNetpollWake(gp);
+		traceGoUnpark(mp, gp);
+	}
+	casgstatus(gp, G_WAITING, G_RUNNABLE);
+}
+
 static void injectglist(struct gor_m *mp, struct gor_g *list)
 {
 	uint32_t n = 0;
 	for (struct gor_g *gp = list; gp; gp = gp->schedlink, n++)
-		casgstatus(gp, G_WAITING, G_RUNNABLE);
+		netpollready(mp, gp);
 	if (n == 0)
 		return;
 	uint32_t nglobal = mp->p ? atomic_load_u32(&sched.npidle) : n;
@@ -1446,7 +1456,7 @@ top:
 	if (netpollAnyWaiters() && !netpollBlocked() && (gp = netpoll(0)) != NULL) {
 		injectglist(mp, gp->schedlink);
 		gp->schedlink = NULL;
-		casgstatus(gp, G_WAITING, G_RUNNABLE);
+		netpollready(mp, gp);
 		return gp;
 	}
 	/* Spin only while spinning Ms are fewer than half the busy Ps:
