@@ -3,7 +3,8 @@
 #   make              build/libgor.a, build/libgor.so, build/gor.pc, tools, samples
 #                     (tools: build/tools/gor-trace, which reads GOR_TRACE files,
 #                     and build/tools/gor-lab, which sweeps a program over MAXPROCS)
-#   make demo         build and run the first sample (fib on 8 goroutines, P=1 vs P=N)
+#   make demo         the lab: builds everything, runs the samples at MAXPROCS=1 and N,
+#                     prints the decision matrix and calc_all's timelines
 #   make test         the Check suites
 #   make check-valgrind check-asan check-tsan check-aarch64 check-ao
 #   make check-kqueue the suites with the kqueue netpoller, over an emulation
@@ -189,8 +190,10 @@ check-aarch64:
 
 # ---- samples, demo, bench --------------------------------------------------
 
-demo: lib $(B)/samples/calc_all
-	@$(B)/samples/calc_all
+# The lab: every sample at MAXPROCS=1 and N, the decision matrix, and
+# calc_all's timelines (tools/gor-demo; tests/lab_check.sh checks it).
+demo: all
+	@tools/gor-demo $(B)
 
 bench: lib
 	@tools/deps.sh golang-go
