@@ -904,7 +904,9 @@ struct outref {
 	uint32_t idx;
 	uint8_t what;
 };
-enum { OUT_PROCS, OUT_SLICE_P, OUT_FLOW_F, OUT_SLICE_M, OUT_WAKE, OUT_FLOW_S, OUT_INST };
+/* At one time: a run before the wake-ups in it, a flow's start before its end
+ * (a coarse clock, as under qemu, gives many equal times). */
+enum { OUT_PROCS, OUT_SLICE_P, OUT_SLICE_M, OUT_WAKE, OUT_FLOW_S, OUT_FLOW_F, OUT_INST };
 
 static int cmpout(const void *a, const void *b)
 {
