@@ -326,30 +326,39 @@ static void gostart(struct gor_m *mp, struct gor_g *gp, struct gor_p *pp)
 	setwakesrc(mp, SRC_SCHED);
 }
 
-void traceGoStart(struct gor_m *mp, struct gor_g *gp)
-{
-	gostart(mp, gp, mp->p);
-}
-
 static void gostop(struct gor_m *mp, struct gor_g *gp, enum trace_stop why)
 {
 	emit(mp, EV_GOSTOP, (uint64_t)why | (uint64_t)gp->waitreason << 8, gp->goid, 0, 1);
 }
 
-void traceGoStop(struct gor_g *gp, uint8_t after)
+static enum trace_stop stopwhy(struct gor_g *gp, uint8_t after)
 {
-	enum trace_stop why = TRACE_STOP_YIELD;
 	if (after == AFTER_PARK)
-		why = TRACE_STOP_BLOCK;
-	else if (after == AFTER_EXIT)
-		why = TRACE_STOP_EXIT;
-	else if (gp->preempt)
-		why = TRACE_STOP_PREEMPT;
-	gostop(gp->m, gp, why);
+		return TRACE_STOP_BLOCK;
+	if (after == AFTER_EXIT)
+		return TRACE_STOP_EXIT;
+	return gp->preempt ? TRACE_STOP_PREEMPT : TRACE_STOP_YIELD;
 }
 
-void traceGoUnpark(struct gor_m *mp, struct gor_g *gp)
+void traceGoStop(struct gor_g *gp, uint8_t after)
 {
+	gostop(gp->m, gp, stopwhy(gp, after));
+}
+
+/* On a direct switch (gosched_from found the next goroutine at hand),
+ * the goroutine switched away from is recorded here, so that the fast
+ * path has one hook instead of two: mp->after is set only then. */
+void traceGoStart(struct gor_g *gp)
+{
+	struct gor_m *mp = getm();
+	if (mp->after != AFTER_NONE && mp->aftergp)
+		gostop(mp, mp->aftergp, stopwhy(mp->aftergp, mp->after));
+	gostart(mp, gp, mp->p);
+}
+
+void traceGoUnpark(struct gor_g *gp)
+{
+	struct gor_m *mp = thism();
 	uint64_t by = mp && mp->curg ? mp->curg->goid : 0;
 	uint64_t src = by ? SRC_G : (mp && mp->tracebuf ? mp->tracebuf->wakesrc : SRC_SCHED);
 	emit(mp, EV_GOUNPARK, pid_of(mp ? mp->p : NULL) | src << 16, gp->goid, by, 2);
