@@ -28,6 +28,16 @@
  * predictable branch when tracing is off, which is always unless
  * GOR_TRACE is set.
  *
+ * Where the hooks are. proc.c: execute_prep (traceGoStart: a goroutine
+ * starts running; on a direct switch, m->after is set and the goroutine
+ * switched away from is recorded as stopped there too, so that the
+ * fastest path pays for one hook, not two), gosched_from's switch to g0
+ * (traceGoStop), goready (traceGoUnpark), runqsteal (traceProcSteal),
+ * handoffp, procresize, and adopt/dropm for threads' own goroutines;
+ * time.c: checktimers (traceTimerFire). Who calls traceGoSysCall,
+ * traceGoSysExit, traceGoPreempt and traceNetpollWake: entersyscall,
+ * exitsyscall, the preemption point and the netpoller, once they exist.
+ *
  * The clock. On x86-64 the TSC (rdtsc, ~10 ns here against ~25 ns for
  * clock_gettime through the vDSO), but only when the kernel itself uses
  * it as its clocksource, which it does only if the TSC is invariant and
@@ -51,8 +61,9 @@
  * tracebufs. Anyone else who stops meanwhile (main returning while a
  * goroutine calls gor_trace_stop) waits until the file is complete. A
  * forked child records nothing and writes nothing. Memory is capped at
- * GOR_TRACE_LIMIT MiB (default 128): past it recording stops, the trace
- * ends there and says so ("truncated") and a warning is printed.
+ * GOR_TRACE_LIMIT MiB (default 64, some 2.5 million events, a JSON file
+ * of about 250 MB): past it recording stops, the trace ends there and
+ * says so ("truncated"), and a warning is printed.
  *
  * The output: Chrome trace event JSON ("JSON object format"), which
  * ui.perfetto.dev and chrome://tracing open. Times are microseconds since
@@ -1113,7 +1124,7 @@ void trace_init(void)
 	const char *path = getenv("GOR_TRACE");
 	if (path == NULL || *path == '\0')
 		return;
-	tracelimit = (uint64_t)128 << 20;
+	tracelimit = (uint64_t)64 << 20;
 	const char *lim = getenv("GOR_TRACE_LIMIT");
 	if (lim && *lim) {
 		char *end;
