@@ -574,8 +574,8 @@ static void goentry(void *transfer);
 /* Prepares gp to run on mp: binds a stack to a G that has never run. */
 static void execute_prep(struct gor_m *mp, struct gor_g *gp)
 {
-	if (unlikely(trace_enabled())) traceGoStart(mp, gp);
 	struct gor_p *pp = mp->p;
+	if (unlikely(trace_enabled())) traceGoStart(gp);
 	if (gp->ctx.sp == NULL) {
 		if (gp->stack.lo == NULL &&
 		    stackalloc(&pp->stackcache, gp->stacksize, &gp->stack) != 0)
@@ -633,7 +633,6 @@ static void gosched_from(struct gor_g *gp, uint8_t after)
 	if (next) {
 		mp->after = after;
 		mp->aftergp = gp;
-		if (unlikely(trace_enabled())) traceGoStop(gp, after);
 		execute_prep(mp, next);
 		mp = gswitch(mp, gp, next);
 	} else if (after == AFTER_RUNQ && why == PICK_EMPTY &&
@@ -714,8 +713,8 @@ static void wakep(void);
 
 void goready(struct gor_g *gp, bool next)
 {
+	if (unlikely(trace_enabled())) traceGoUnpark(gp);
 	struct gor_m *mp = getm();
-	if (unlikely(trace_enabled())) traceGoUnpark(mp, gp);
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 	if (unlikely(gp->lockedm != NULL)) {
 		ready_locked(mp, gp, false);
@@ -1694,7 +1693,7 @@ struct gor_g *adopt(void)
 		acquirep(mp, pp);
 		mp->curg = gp;
 		casgstatus(gp, G_IDLE, G_RUNNING);
-		if (unlikely(trace_enabled())) traceGoStart(mp, gp);
+		if (unlikely(trace_enabled())) traceGoStart(gp);
 		return gp;
 	}
 	/* No P free: wait like any runnable goroutine would. Our g0 sleeps
@@ -1792,6 +1791,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	gp->preempt = 0;
 	pstat_inc(&pp->ncreated);
 	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
+	if (unlikely(trace_enabled())) traceGoCreate(gp);
 	runqput(pp, gp, true);
 	wakep();
 	return 0;

@@ -438,9 +438,10 @@ enum trace_stop {
 };
 
 /* Set while events are recorded. Every hook on a hot path is
- * `if (unlikely(trace_enabled())) traceXxx(...);`: one load and one
- * predictable branch when tracing is off. */
-extern atomic_u32 trace_on;
+ * `if (unlikely(trace_enabled())) traceXxx(...);`: one compare of memory
+ * with 0 and one predictable branch when tracing is off (hidden: read
+ * directly, not through the GOT). */
+extern atomic_u32 trace_on __attribute__((visibility("hidden")));
 static inline bool trace_enabled(void)
 {
 	return atomic_load_u32(&trace_on) != 0;
@@ -448,9 +449,10 @@ static inline bool trace_enabled(void)
 /* Reads GOR_TRACE; called by schedinit before the first procresize. */
 void trace_init(void);
 /* The recorders. mp is the calling M; gp a goroutine; pp a P. */
-void traceGoStart(struct gor_m *mp, struct gor_g *gp);  /* gp runs on mp->p from now */
-void traceGoStop(struct gor_g *gp, uint8_t after);      /* gp (running) switches away: enum after_switch */
-void traceGoUnpark(struct gor_m *mp, struct gor_g *gp); /* gp made runnable (goready) */
+void traceGoCreate(struct gor_g *gp);                   /* gp was just made by this thread's goroutine */
+void traceGoStart(struct gor_g *gp);                    /* gp runs on this M's P from now (and m->aftergp stopped) */
+void traceGoStop(struct gor_g *gp, uint8_t after);      /* gp (running) switches to g0: enum after_switch */
+void traceGoUnpark(struct gor_g *gp);                   /* gp made runnable (goready) by this thread */
 void traceProcSteal(struct gor_p *pp, struct gor_p *victim, uint32_t n);
 void traceTimerFire(struct gor_p *pp);                  /* a timer of pp's heap runs now */
 void traceProcResize(struct gor_m *mp, uint32_t oldprocs, uint32_t newprocs); /* under sched.lock */

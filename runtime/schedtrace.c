@@ -10,8 +10,8 @@
  * scheddetail=1 the bracket list gives way to a line per P, M and live
  * goroutine with its state, as Go's schedtrace(detailed):
  *   SCHED 0ms: gomaxprocs=2 ... runqueue=0 gcwaiting=0 nmidlelocked=0 stopwait=0
- *     P0: status=1(running) schedtick=12 m=0 runqsize=0 runnext=0 gfreecnt=3 timerslen=1
- *     M0: p=0 curg=1 spinning=false blocked=false lockedg=1
+ *     P0: status=1(running) switches=12 m=0 runqsize=0 runnext=-1 gfreecnt=3 timerslen=1
+ *     M0: p=0 curg=1 schedtick=40 spinning=false blocked=false lockedg=1
  *     G1: status=2(running) m=0 lockedm=0
  *     G5: status=3(chan receive) m=-1 lockedm=-1
  * Dead and never-started goroutines are left out. Names are too: a
@@ -116,8 +116,9 @@ SCHED_RACY static void detailp(struct text *t, struct gor_p *pp)
 {
 	uint32_t st = atomic_load_u32(&pp->status);
 	struct gor_m *mp = pp->m;
-	textf(t, "  P%d: status=%u(%s) schedtick=%u m=%lld runqsize=%u runnext=%lld gfreecnt=%d timerslen=%u\n",
-	      pp->id, st, st <= P_DEAD ? pstatus_names[st] : "?", pp->schedtick,
+	textf(t, "  P%d: status=%u(%s) switches=%llu m=%lld runqsize=%u runnext=%lld gfreecnt=%d timerslen=%u\n",
+	      pp->id, st, st <= P_DEAD ? pstatus_names[st] : "?",
+	      (unsigned long long)atomic_load_u64(&pp->nswitch),
 	      mp ? (long long)mp->id : -1LL, runqlen(pp), goidof(atomic_load_ptr(&pp->runnext)),
 	      pp->gfreecnt, pp->timers.n);
 }
@@ -125,8 +126,8 @@ SCHED_RACY static void detailp(struct text *t, struct gor_p *pp)
 SCHED_RACY static void detailm(struct text *t, struct gor_m *mp)
 {
 	struct gor_p *pp = mp->p;
-	textf(t, "  M%lld: p=%d curg=%lld spinning=%s blocked=%s lockedg=%lld\n", (long long)mp->id,
-	      pp ? pp->id : -1, goidof(mp->curg), mp->spinning ? "true" : "false",
+	textf(t, "  M%lld: p=%d curg=%lld schedtick=%u spinning=%s blocked=%s lockedg=%lld\n", (long long)mp->id,
+	      pp ? pp->id : -1, goidof(mp->curg), mp->schedtick, mp->spinning ? "true" : "false",
 	      mp->idle ? "true" : "false", goidof(mp->lockedg));
 }
 

@@ -10,8 +10,8 @@
  * Who woke whom (goready: the waking goroutine, or a timer, the netpoller,
  * the scheduler), steals (thief P, victim P, how many), timer fires, P
  * hand-offs, system call enter and exit, netpoll wake-ups, preemption
- * requests and MAXPROCS changes (procresize). Goroutine names (gor_attr
- * .name) are recorded the first time a goroutine runs.
+ * requests and MAXPROCS changes (procresize); goroutine creation, with
+ * the creator and the name (gor_attr.name).
  *
  * Recording. Each M appends fixed-layout events to a buffer of its own
  * (mp->tracebuf), so the hot path takes no lock and shares no cache line:
@@ -22,11 +22,24 @@
  * netpoll later, perhaps) share one buffer under a lock. Events are words:
  *   w[0] = kind | nwords << 8 | aux << 16   (aux: 48 bits of small fields)
  *   w[1] = timestamp, in ticks of the trace clock
- *   w[2...] = goroutine ids, and a goroutine's name (NUL-padded)
+ *   w[2...] = goroutine ids, and a new goroutine's name (NUL-padded)
  * The flag trace_on gates every recorder: each hook in the scheduler is
  * `if (unlikely(trace_enabled())) traceXxx(...)`, one relaxed load and a
  * predictable branch when tracing is off, which is always unless
  * GOR_TRACE is set.
+ *
+ * Where the hooks are. proc.c: newproc (traceGoCreate), execute_prep
+ * (traceGoStart: a goroutine starts running; on a direct switch, m->after
+ * is set and the goroutine switched away from is recorded as stopped
+ * there too, so that the fastest path pays for one hook, not two),
+ * gosched_from's switch to g0 (traceGoStop), goready (traceGoUnpark),
+ * runqsteal (traceProcSteal), handoffp, procresize, and adopt/dropm for
+ * threads' own goroutines; time.c: checktimers (traceTimerFire). Every
+ * hook that makes a goroutine runnable records before it is published,
+ * so that no other M can start it before the event's time. Who calls
+ * traceGoSysCall, traceGoSysExit, traceGoPreempt and traceNetpollWake:
+ * entersyscall, exitsyscall, the preemption point and the netpoller, once
+ * they exist.
  *
  * The clock. On x86-64 the TSC (rdtsc, ~10 ns here against ~25 ns for
  * clock_gettime through the vDSO), but only when the kernel itself uses
@@ -51,8 +64,9 @@
  * tracebufs. Anyone else who stops meanwhile (main returning while a
  * goroutine calls gor_trace_stop) waits until the file is complete. A
  * forked child records nothing and writes nothing. Memory is capped at
- * GOR_TRACE_LIMIT MiB (default 128): past it recording stops, the trace
- * ends there and says so ("truncated") and a warning is printed.
+ * GOR_TRACE_LIMIT MiB (default 64, some 2.5 million events, a JSON file
+ * of about 250 MB): past it recording stops, the trace ends there and
+ * says so ("truncated"), and a warning is printed.
  *
  * The output: Chrome trace event JSON ("JSON object format"), which
  * ui.perfetto.dev and chrome://tracing open. Times are microseconds since
@@ -71,11 +85,11 @@
  *         "netpoll" | "scheduler" when a wake-up preceded this run}; why
  *         is one of yield, block, exit, preempt, syscall, resize, or
  *         running (still running when the trace ended).
- *     "i" instants (scope thread): "wake" {"g", "by" (0: none), "src":
- *         "goroutine"|"timer"|"netpoll"|"scheduler"}, "steal" {"victim",
- *         "n"}, "timer" {"heap": P whose timer it was}, "handoff" {"m"},
- *         "syscall" {"g"}, "sysexit" {"g"}, "preempt" {"g"}, "netpoll"
- *         {"g"}.
+ *     "i" instants (scope thread): "create" {"g", "parent"}, "wake"
+ *         {"g", "by" (0: none), "src": "goroutine"|"timer"|"netpoll"|
+ *         "scheduler"}, "steal" {"victim", "n"}, "timer" {"heap": P whose
+ *         timer it was}, "handoff" {"m"}, "syscall" {"g"}, "sysexit"
+ *         {"g"}, "preempt" {"g"}, "netpoll" {"g"}.
  *     flow events "s"/"f" (cat "wake", one id per wake-up by a goroutine):
  *         from the waker's slice to the woken goroutine's next slice.
  *     "maxprocs" instants (scope global) {"old", "new"} and a "C" counter
@@ -119,7 +133,7 @@ struct tracebuf {
 };
 
 enum ev {
-	EV_GOSTART = 1, /* aux: P; w2: goid; a name may follow */
+	EV_GOSTART = 1, /* aux: P; w2: goid */
 	EV_GOSTOP,      /* aux: enum trace_stop | waitreason << 8; w2: goid */
 	EV_GOUNPARK,    /* aux: P | src << 16; w2: goid; w3: waker goid or 0 */
 	EV_STEAL,       /* aux: P | victim << 16 | n << 32 */
@@ -128,6 +142,7 @@ enum ev {
 	EV_SYSEXIT,     /* aux: P or NOP; w2: goid */
 	EV_PREEMPT,     /* aux: P; w2: goid */
 	EV_NETPOLL,     /* aux: P or NOP; w2: goid */
+	EV_GOCREATE,    /* aux: P; w2: goid; w3: creator's goid; a name may follow */
 };
 
 enum wakesrc { SRC_SCHED, SRC_G, SRC_TIMER, SRC_NETPOLL };
@@ -315,20 +330,20 @@ static struct gor_m *thism(void)
 	return tls_m_offset ? getm() : NULL;
 }
 
-static void gostart(struct gor_m *mp, struct gor_g *gp, struct gor_p *pp)
+/* Tracing starts before any goroutine is made, so every named one's
+ * name is in its creation event. */
+void traceGoCreate(struct gor_g *gp)
 {
-	/* The name goes with a goroutine's first run: tracing starts before
-	 * any goroutine, so every named one has one. */
-	const char *name = gp->ctx.sp == NULL ? gp->name : NULL;
-	uint64_t args[1] = {gp->goid};
-	emitbuf(&mp->tracebuf, mp->id, EV_GOSTART, pid_of(pp), args, 1, name,
-		name ? strnlen(name, MAXNAME) : 0);
-	setwakesrc(mp, SRC_SCHED);
+	struct gor_m *mp = getm();
+	uint64_t args[2] = {gp->goid, gp->parentgoid};
+	emitbuf(&mp->tracebuf, mp->id, EV_GOCREATE, pid_of(mp->p), args, 2, gp->name,
+		gp->name ? strnlen(gp->name, MAXNAME) : 0);
 }
 
-void traceGoStart(struct gor_m *mp, struct gor_g *gp)
+static void gostart(struct gor_m *mp, struct gor_g *gp, struct gor_p *pp)
 {
-	gostart(mp, gp, mp->p);
+	emit(mp, EV_GOSTART, pid_of(pp), gp->goid, 0, 1);
+	setwakesrc(mp, SRC_SCHED);
 }
 
 static void gostop(struct gor_m *mp, struct gor_g *gp, enum trace_stop why)
@@ -336,20 +351,34 @@ static void gostop(struct gor_m *mp, struct gor_g *gp, enum trace_stop why)
 	emit(mp, EV_GOSTOP, (uint64_t)why | (uint64_t)gp->waitreason << 8, gp->goid, 0, 1);
 }
 
-void traceGoStop(struct gor_g *gp, uint8_t after)
+static enum trace_stop stopwhy(struct gor_g *gp, uint8_t after)
 {
-	enum trace_stop why = TRACE_STOP_YIELD;
 	if (after == AFTER_PARK)
-		why = TRACE_STOP_BLOCK;
-	else if (after == AFTER_EXIT)
-		why = TRACE_STOP_EXIT;
-	else if (gp->preempt)
-		why = TRACE_STOP_PREEMPT;
-	gostop(gp->m, gp, why);
+		return TRACE_STOP_BLOCK;
+	if (after == AFTER_EXIT)
+		return TRACE_STOP_EXIT;
+	return gp->preempt ? TRACE_STOP_PREEMPT : TRACE_STOP_YIELD;
 }
 
-void traceGoUnpark(struct gor_m *mp, struct gor_g *gp)
+void traceGoStop(struct gor_g *gp, uint8_t after)
 {
+	gostop(gp->m, gp, stopwhy(gp, after));
+}
+
+/* On a direct switch (gosched_from found the next goroutine at hand),
+ * the goroutine switched away from is recorded here, so that the fast
+ * path has one hook instead of two: mp->after is set only then. */
+void traceGoStart(struct gor_g *gp)
+{
+	struct gor_m *mp = getm();
+	if (mp->after != AFTER_NONE && mp->aftergp)
+		gostop(mp, mp->aftergp, stopwhy(mp->aftergp, mp->after));
+	gostart(mp, gp, mp->p);
+}
+
+void traceGoUnpark(struct gor_g *gp)
+{
+	struct gor_m *mp = thism();
 	uint64_t by = mp && mp->curg ? mp->curg->goid : 0;
 	uint64_t src = by ? SRC_G : (mp && mp->tracebuf ? mp->tracebuf->wakesrc : SRC_SCHED);
 	emit(mp, EV_GOUNPARK, pid_of(mp ? mp->p : NULL) | src << 16, gp->goid, by, 2);
@@ -580,8 +609,6 @@ static void decodeevent(struct decoded *d, struct mstate *s, const uint64_t *w, 
 			return;
 		if (s->running)
 			closeslice(d, s, s->stopped ? s->tstop : t, s->stopped ? s->why : STOP_UNKNOWN);
-		if (n > 3)
-			addname(d, w[2], &w[3], n - 3);
 		*s = (struct mstate){.m = s->m, .running = true, .goid = w[2], .t0 = t, .p = p};
 		break;
 	case EV_GOSTOP:
@@ -622,6 +649,13 @@ static void decodeevent(struct decoded *d, struct mstate *s, const uint64_t *w, 
 	case EV_NETPOLL:
 		if (n >= 3)
 			addinst(d, t, kind, p, w[2], 0);
+		break;
+	case EV_GOCREATE:
+		if (n < 4)
+			return;
+		if (n > 4)
+			addname(d, w[2], &w[4], n - 4);
+		addinst(d, t, kind, p, w[2], w[3]);
 		break;
 	}
 }
@@ -851,7 +885,7 @@ static void putinst(struct writer *wr, const struct inst *in)
 	static const char *const names[] = {
 		[EV_GOSTOP] = "syscall", [EV_STEAL] = "steal", [EV_TIMER] = "timer",
 		[EV_HANDOFF] = "handoff", [EV_SYSEXIT] = "sysexit",
-		[EV_PREEMPT] = "preempt", [EV_NETPOLL] = "netpoll",
+		[EV_PREEMPT] = "preempt", [EV_NETPOLL] = "netpoll", [EV_GOCREATE] = "create",
 	};
 	putinstant(wr, in->t, in->p, names[in->kind]);
 	switch (in->kind) {
@@ -864,6 +898,10 @@ static void putinst(struct writer *wr, const struct inst *in)
 		break;
 	case EV_HANDOFF:
 		fprintf(wr->f, "\"m\":%lld}}", (long long)in->a);
+		break;
+	case EV_GOCREATE:
+		fprintf(wr->f, "\"g\":%llu,\"parent\":%llu}}", (unsigned long long)in->a,
+			(unsigned long long)in->b);
 		break;
 	default:
 		fprintf(wr->f, "\"g\":%llu}}", (unsigned long long)in->a);
@@ -904,7 +942,9 @@ struct outref {
 	uint32_t idx;
 	uint8_t what;
 };
-enum { OUT_PROCS, OUT_SLICE_P, OUT_FLOW_F, OUT_SLICE_M, OUT_WAKE, OUT_FLOW_S, OUT_INST };
+/* At one time: a run before the wake-ups in it, a flow's start before its end
+ * (a coarse clock, as under qemu, gives many equal times). */
+enum { OUT_PROCS, OUT_SLICE_P, OUT_SLICE_M, OUT_WAKE, OUT_FLOW_S, OUT_FLOW_F, OUT_INST };
 
 static int cmpout(const void *a, const void *b)
 {
@@ -1102,7 +1142,7 @@ void trace_init(void)
 	const char *path = getenv("GOR_TRACE");
 	if (path == NULL || *path == '\0')
 		return;
-	tracelimit = (uint64_t)128 << 20;
+	tracelimit = (uint64_t)64 << 20;
 	const char *lim = getenv("GOR_TRACE_LIMIT");
 	if (lim && *lim) {
 		char *end;
