@@ -1277,11 +1277,11 @@ static struct gor_g *stealwork(struct gor_m *mp)
  * for each, and the rest to mp's P; all to the global queue when mp has
  * no P.
  */
-static void netpollready(struct gor_m *mp, struct gor_g *gp)
+static void netpollready(struct gor_g *gp)
 {
 	if (unlikely(trace_enabled())) {
 		traceNetpollWake(gp);
-		traceGoUnpark(mp, gp);
+		traceGoUnpark(gp);
 	}
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 }
@@ -1290,7 +1290,7 @@ static void injectglist(struct gor_m *mp, struct gor_g *list)
 {
 	uint32_t n = 0;
 	for (struct gor_g *gp = list; gp; gp = gp->schedlink, n++)
-		netpollready(mp, gp);
+		netpollready(gp);
 	if (n == 0)
 		return;
 	uint32_t nglobal = mp->p ? atomic_load_u32(&sched.npidle) : n;
@@ -1455,7 +1455,7 @@ top:
 	if (netpollAnyWaiters() && !netpollBlocked() && (gp = netpoll(0)) != NULL) {
 		injectglist(mp, gp->schedlink);
 		gp->schedlink = NULL;
-		netpollready(mp, gp);
+		netpollready(gp);
 		return gp;
 	}
 	/* Spin only while spinning Ms are fewer than half the busy Ps:
