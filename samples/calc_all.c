@@ -18,7 +18,7 @@
  */
 #include "lab.h"
 
-enum { TASKS = 4, ROUNDS = 4, N = 31 };
+enum { TASKS = 4, ROUNDS = 4, N = 31, TIMES = 5 };
 
 static long results[TASKS];
 static gor_waitgroup wg;
@@ -75,11 +75,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int procs = gor_maxprocs(0);
-	printf("calc_all: %d tasks x %d rounds of fib(%d), MAXPROCS=%d, %d CPUs, fastest of 3 runs\n", TASKS, ROUNDS,
-	       N, procs, gor_numcpu());
-	lab_race(ways, 2, 3, check);
-	printf("  sequential, in main:     %7.1f ms\n", ways[0].ms);
-	printf("  %d goroutines on %d P%s:  %7.1f ms\n", TASKS, procs, procs == 1 ? " " : "s", ways[1].ms);
+	printf("calc_all: %d tasks x %d rounds of fib(%d), MAXPROCS=%d, %d CPUs, fastest of %d runs\n", TASKS, ROUNDS,
+	       N, procs, gor_numcpu(), TIMES);
+	lab_race(ways, 2, TIMES, check);
+	printf("  sequential, in main:        %7.1f ms\n", ways[0].ms);
+	printf("  %d goroutines, MAXPROCS=%-2d: %7.1f ms\n", TASKS, procs, ways[1].ms);
 	double s = lab_result("calc_all", ways[0].ms, ways[1].ms);
 	if (procs == 1)
 		printf("verdict: %.2fx on one P: CPU work only takes turns, concurrency alone does not speed it up\n", s);

@@ -14,7 +14,7 @@
  */
 #include "lab.h"
 
-enum { RING = 1000, HOPS = 100000, WORK_US = 1, TIMES = 3 };
+enum { RING = 1000, HOPS = 100000, WORK_US = 1, TIMES = 5 };
 
 static gor_chan *links[RING]; /* goroutine i receives on links[i] */
 static gor_waitgroup wg;
