@@ -78,8 +78,8 @@ int main(int argc, char **argv)
 	printf("calc_all: %d tasks x %d rounds of fib(%d), MAXPROCS=%d, %d CPUs, fastest of %d runs\n", TASKS, ROUNDS,
 	       N, procs, gor_numcpu(), TIMES);
 	lab_race(ways, 2, TIMES, check);
-	printf("  sequential, in main:        %7.1f ms\n", ways[0].ms);
-	printf("  %d goroutines, MAXPROCS=%-2d: %7.1f ms\n", TASKS, procs, ways[1].ms);
+	printf("  sequential, in main:       %7.1f ms\n", ways[0].ms);
+	printf("  %d goroutines, MAXPROCS=%d: %7.1f ms\n", TASKS, procs, ways[1].ms);
 	double s = lab_result("calc_all", ways[0].ms, ways[1].ms);
 	if (procs == 1)
 		printf("verdict: %.2fx on one P: CPU work only takes turns, concurrency alone does not speed it up\n", s);
