@@ -36,6 +36,10 @@
 #include "context.h"
 #include "stack.h"
 
+/* Internal: calls between the runtime's files are direct, not through
+ * the GOT (the library is built -fno-plt). */
+#pragma GCC visibility push(hidden)
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define GOR_ASAN 1
@@ -395,5 +399,7 @@ void fatal_off_small_stack(const char *msg, const char *detail);
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
 void debug_init(void);
+
+#pragma GCC visibility pop
 
 #endif /* GOR_RUNTIME_H */
