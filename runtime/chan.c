@@ -137,7 +137,7 @@ static bool chanparkcommit(struct gor_g *gp, void *c)
 /* Parks the calling goroutine on q; c->lock is held and is released once
  * the goroutine is switched out. True if woken by a value, false by a
  * close. */
-static bool chanpark(struct gor_chan *c, struct waitq *q, void *ep, enum waitreason r)
+static inline __attribute__((always_inline)) bool chanpark(struct gor_chan *c, struct waitq *q, void *ep, enum waitreason r)
 {
 	struct sudog sg = {.g = getg(), .elem = ep, .c = c};
 	waitq_enqueue(q, &sg);
@@ -152,7 +152,7 @@ static _Noreturn void blockforever(enum waitreason r)
 		gopark(NULL, NULL, r, NULL);
 }
 
-enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
+__attribute__((always_inline)) inline enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
 {
 	if (!block && !atomic_load_u32(&c->closed) && chan_full(c))
 		return CHAN_WOULDBLOCK;
@@ -180,7 +180,7 @@ enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
 	return chanpark(c, &c->sendq, (void *)ep, WAIT_CHAN_SEND) ? CHAN_OK : CHAN_CLOSED;
 }
 
-enum chan_result chanrecv(struct gor_chan *c, void *ep, bool block)
+__attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_chan *c, void *ep, bool block)
 {
 	if (!block && chan_empty(c)) {
 		if (!atomic_load_acq_u32(&c->closed))

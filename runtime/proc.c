@@ -616,7 +616,7 @@ static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *wh
 
 /* Switches away from the running goroutine gp, which has been told what
  * happens to it (after), and returns when something resumes it. */
-static void gosched_from(struct gor_g *gp, uint8_t after)
+static inline __attribute__((always_inline)) void gosched_from(struct gor_g *gp, uint8_t after)
 {
 	struct gor_m *mp = gp->m;
 	struct gor_p *pp = mp->p;
