@@ -69,6 +69,15 @@ int gor_stats(gor_stats_t *out);
 /* Writes every goroutine (id, name, state, wait reason, creator, stack). */
 void gor_dump(FILE *f);
 
+/* ---- Tracing ---------------------------------------------------------- */
+
+/* With GOR_TRACE=PATH the scheduler records its events from the start and
+ * writes them to PATH as Chrome/Perfetto trace JSON at exit. This stops
+ * recording and writes the file now (later calls, and calls without
+ * GOR_TRACE, do nothing); it returns once the file is complete.
+ * docs/tracing.md describes the format and tools/gor-trace reads it. */
+void gor_trace_stop(void);
+
 /* ---- Goroutines ------------------------------------------------------- */
 
 typedef struct gor_attr {

@@ -50,7 +50,7 @@ const char *const waitreason_names[WAIT_NREASONS] = {
 	[WAIT_STOPPED] = "stopped",
 };
 
-static const char *const gstatus_names[] = {
+const char *const gstatus_names[G_DEAD + 1] = {
 	[G_IDLE] = "idle", [G_RUNNABLE] = "runnable", [G_RUNNING] = "running",
 	[G_WAITING] = "waiting", [G_SYSCALL] = "syscall", [G_DEAD] = "dead",
 };

@@ -80,6 +80,7 @@
 #ifdef GOR_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 #ifdef GOR_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -282,6 +283,7 @@ static struct gor_g *runqsteal(struct gor_p *pp, struct gor_p *victim, bool stea
 	if (n == 0)
 		return NULL;
 	pstat_inc(&pp->nsteal);
+	if (unlikely(trace_enabled())) traceProcSteal(pp, victim, n);
 	n--;
 	struct gor_g *gp = atomic_load_ptr(&pp->runq[(tail + n) % RUNQ_SIZE]);
 	if (n > 0)
@@ -430,6 +432,11 @@ static struct gor_g *malg(struct gor_p *pp)
 			return NULL;
 		pp->gslab = slab;
 		pp->gslabend = slab + GSLAB;
+#ifdef GOR_ASAN
+		/* Gs point at their malloc'd names: let LeakSanitizer see them
+		 * when a program exits with goroutines alive. */
+		__lsan_register_root_region(slab, GSLAB);
+#endif
 	}
 	gp = (struct gor_g *)pp->gslab;
 	pp->gslab += sz;
@@ -568,6 +575,7 @@ static void goentry(void *transfer);
 static void execute_prep(struct gor_m *mp, struct gor_g *gp)
 {
 	struct gor_p *pp = mp->p;
+	if (unlikely(trace_enabled())) traceGoStart(gp);
 	if (gp->ctx.sp == NULL) {
 		if (gp->stack.lo == NULL &&
 		    stackalloc(&pp->stackcache, gp->stacksize, &gp->stack) != 0)
@@ -637,6 +645,7 @@ static inline __attribute__((always_inline)) void gosched_from(struct gor_g *gp,
 	} else {
 		mp->after = after;
 		mp->aftergp = gp;
+		if (unlikely(trace_enabled())) traceGoStop(gp, after);
 		mp = gswitch(mp, gp, &mp->g0);
 	}
 	finish_after(mp);
@@ -704,6 +713,7 @@ static void wakep(void);
 
 void goready(struct gor_g *gp, bool next)
 {
+	if (unlikely(trace_enabled())) traceGoUnpark(gp);
 	struct gor_m *mp = getm();
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 	if (unlikely(gp->lockedm != NULL)) {
@@ -870,7 +880,7 @@ static enum deadness checkdead(void)
 			return ALIVE; /* someone will run it: not our business here */
 	}
 	int threads = os_thread_count();
-	if (threads < 0 || threads > sched.mcount + SANITIZER_THREADS)
+	if (threads < 0 || threads > sched.mcount + SANITIZER_THREADS + (int)atomic_load_u32(&nhelperthreads))
 		return MAYBE_DEAD;
 	if (waiting == 0)
 		gor_fatal("no goroutines (main called gor_exit) - deadlock!", NULL);
@@ -965,6 +975,7 @@ static void resetspinning(struct gor_m *mp)
  */
 static void handoffp(struct gor_p *pp)
 {
+	if (unlikely(trace_enabled())) traceProcHandoff(pp);
 	if (!runqempty(pp) || atomic_load_u32(&sched.runqsize) > 0) {
 		startm(pp, false);
 		return;
@@ -1161,6 +1172,7 @@ static struct gor_p *procresize(struct gor_m *mp, uint32_t nprocs)
 			runnable = pp;
 		}
 	}
+	if (unlikely(trace_enabled())) traceProcResize(mp, old, nprocs);
 	return runnable;
 }
 
@@ -1483,6 +1495,7 @@ static void schedinit(void)
 	if (stack_init() != 0)
 		gor_fatal("cannot start the runtime", "stack_init failed");
 	debug_init();
+	trace_init();
 	pthread_key_create(&threadkey, dropm);
 	uint32_t n = (uint32_t)gor_numcpu();
 	const char *env = getenv("GOR_MAXPROCS");
@@ -1502,6 +1515,7 @@ static void schedinit(void)
 	unlock(&sched.lock);
 	(void)runnable; /* no P has work yet */
 	runtime_started = true;
+	schedtrace_init();
 }
 
 /* Makes the calling thread a goroutine bound to it (see the header). */
@@ -1554,6 +1568,7 @@ struct gor_g *adopt(void)
 		acquirep(mp, pp);
 		mp->curg = gp;
 		casgstatus(gp, G_IDLE, G_RUNNING);
+		if (unlikely(trace_enabled())) traceGoStart(gp);
 		return gp;
 	}
 	/* No P free: wait like any runnable goroutine would. Our g0 sleeps
@@ -1577,6 +1592,7 @@ static void dropm(void *arg)
 	struct gor_g *gp = mp->lockedg;
 	if (gp == NULL || mp->curg != gp)
 		return; /* ended by gor_exit already, and the M serves the pool */
+	if (unlikely(trace_enabled())) traceGoStop(gp, AFTER_EXIT);
 	casgstatus(gp, G_RUNNING, G_DEAD);
 	mp->lockedg = NULL;
 	gp->lockedm = NULL;
@@ -1698,6 +1714,11 @@ uint64_t gor_self(void)
 int gor_numgoroutine(void)
 {
 	getg_adopt();
+	return gcount();
+}
+
+int gcount(void)
+{
 	uint64_t created = atomic_load_u64(&createdfolded);
 	uint64_t exited = atomic_load_u64(&exitedfolded);
 	uint32_t n = atomic_load_u32(&gomaxprocs);
@@ -1737,6 +1758,12 @@ int gor_stats(gor_stats_t *out)
 		return -1;
 	}
 	getg_adopt();
+	readschedstats(out);
+	return 0;
+}
+
+void readschedstats(gor_stats_t *out)
+{
 	memset(out, 0, sizeof *out);
 	out->goroutines_created = atomic_load_u64(&createdfolded);
 	out->context_switches = atomic_load_u64(&counters.switches);
@@ -1756,8 +1783,7 @@ int gor_stats(gor_stats_t *out)
 	out->netpoll_wakeups = atomic_load_u64(&counters.netpoll);
 	out->idle_procs = atomic_load_u32(&sched.npidle);
 	out->maxprocs = n;
-	out->goroutines = (uint64_t)gor_numgoroutine();
-	return 0;
+	out->goroutines = (uint64_t)gcount();
 }
 
 /* ---- for the SIGSEGV handler and debug.c ------------------------------- */

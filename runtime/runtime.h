@@ -171,6 +171,7 @@ enum waitreason {
 	WAIT_NREASONS
 };
 extern const char *const waitreason_names[WAIT_NREASONS];
+extern const char *const gstatus_names[G_DEAD + 1];
 
 /*
  * A sudog is a goroutine waiting on something: a channel's send or receive
@@ -260,6 +261,7 @@ struct gor_m {
 	size_t g0stack_len;
 	unsigned g0stack_vgid;  /* valgrind's id for it */
 	pthread_t thread;
+	struct tracebuf *tracebuf; /* trace.c: this M's current trace buffer */
 };
 
 enum pstatus { P_IDLE, P_RUNNING, P_SYSCALL, P_STOPPED, P_DEAD };
@@ -395,10 +397,58 @@ uint32_t fastrandn(uint32_t n);
 /* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
  * returns when not on one. */
 void fatal_off_small_stack(const char *msg, const char *detail);
+/* Counters behind gor_stats, without adopting the caller (at exit the
+ * calling thread may be one the runtime has never seen). */
+void readschedstats(gor_stats_t *out);
+/* Goroutines that exist now (Go's gcount), without adopting the caller. */
+int gcount(void);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
 void debug_init(void);
+
+/* ---- schedtrace.c: GOR_DEBUG=schedtrace/scheddetail, GOR_STATS ------------ */
+void schedtrace_init(void);
+/* Threads of the runtime's own that are not Ms (the schedtrace printer),
+ * for checkdead's count of the process's threads. */
+extern atomic_u32 nhelperthreads;
+
+/* ---- trace.c: the scheduler event trace (GOR_TRACE=PATH) ------------------ */
+
+/* Why a goroutine stopped running, in a trace. */
+enum trace_stop {
+	TRACE_STOP_YIELD,    /* gor_yield: still runnable */
+	TRACE_STOP_BLOCK,    /* parked; its waitreason says on what */
+	TRACE_STOP_EXIT,     /* finished */
+	TRACE_STOP_PREEMPT,  /* yielded on a preempt request */
+	TRACE_STOP_SYSCALL,  /* entered a blocking call */
+	TRACE_STOP_RESIZE,   /* moved to another P by gor_maxprocs */
+	TRACE_STOP_NREASONS
+};
+
+/* Set while events are recorded. Every hook on a hot path is
+ * `if (unlikely(trace_enabled())) traceXxx(...);`: one compare of memory
+ * with 0 and one predictable branch when tracing is off (hidden: read
+ * directly, not through the GOT). */
+extern atomic_u32 trace_on __attribute__((visibility("hidden")));
+static inline bool trace_enabled(void)
+{
+	return atomic_load_u32(&trace_on) != 0;
+}
+/* Reads GOR_TRACE; called by schedinit before the first procresize. */
+void trace_init(void);
+/* The recorders. mp is the calling M; gp a goroutine; pp a P. */
+void traceGoStart(struct gor_g *gp);                    /* gp runs on this M's P from now (and m->aftergp stopped) */
+void traceGoStop(struct gor_g *gp, uint8_t after);      /* gp (running) switches to g0: enum after_switch */
+void traceGoUnpark(struct gor_g *gp);                   /* gp made runnable (goready) by this thread */
+void traceProcSteal(struct gor_p *pp, struct gor_p *victim, uint32_t n);
+void traceTimerFire(struct gor_p *pp);                  /* a timer of pp's heap runs now */
+void traceProcResize(struct gor_m *mp, uint32_t oldprocs, uint32_t newprocs); /* under sched.lock */
+void traceProcHandoff(struct gor_p *pp);                /* handoffp */
+void traceGoSysCall(struct gor_g *gp);                  /* entersyscall: gp stops running */
+void traceGoSysExit(struct gor_g *gp, struct gor_p *pp);/* exitsyscall: gp runs again on pp, or NULL: it waits for one */
+void traceGoPreempt(struct gor_g *gp);                  /* gp is about to yield on a preempt request */
+void traceNetpollWake(struct gor_g *gp);                /* the poller is about to ready gp */
 
 #pragma GCC visibility pop
 

@@ -233,6 +233,7 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 		void (*f)(void *, int64_t) = t->f;
 		void *arg = t->arg;
 		unlock(&ts->lock);
+		if (unlikely(trace_enabled())) traceTimerFire(pp);
 		f(arg, now);
 		lock(&ts->lock);
 		timer_finish(pp, ts, t, now);
