@@ -67,6 +67,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "switch.h"
 
 enum { CHAN_ALIGN = 64 };
 

@@ -377,10 +377,10 @@ static inline struct gor_g *getg_adopt(void)
 	return likely(gp != NULL) ? gp : adopt();
 }
 
-/* Park the running goroutine. unlockf(gp, arg) runs after it is switched
- * out, on the new side; if it returns false the goroutine is made runnable
- * again at once. unlockf may be NULL. */
-void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting);
+/* gopark(unlockf, arg, reason, waiting), in switch.h (inline): parks the
+ * running goroutine. unlockf(gp, arg) runs after it is switched out, on
+ * the new side; if it returns false the goroutine is made runnable again
+ * at once. unlockf may be NULL. */
 /* Make a parked goroutine runnable; next puts it ahead of the queue. */
 void goready(struct gor_g *gp, bool next);
 /* A timer function: readies the goroutine arg (gor_sleep). */

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "switch.h"
 
 /* Selects with up to this many live cases keep everything in their frame. */
 enum { SELECT_STACK_CASES = 16 };
