@@ -166,7 +166,7 @@ static void globrunqputbatch(struct gor_g *head, struct gor_g *tail, uint32_t n)
  * The slots are read after the CAS that takes them, in place (no copy,
  * so that a goroutine on a small stack can do this): only the owner ever
  * writes a slot, and it is here. */
-static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
+bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
 {
 	uint32_t n = (tail - head) / 2;
 	if (!atomic_cas_rel_u32(&pp->runqhead, head, head + n))
@@ -184,27 +184,6 @@ static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint3
 	return true;
 }
 
-/* Puts gp on pp's queue; next puts it in runnext, kicking the old runnext
- * to the tail. Owner only. */
-static void runqput(struct gor_p *pp, struct gor_g *gp, bool next)
-{
-	if (next) {
-		gp = atomic_xchg_ptr(&pp->runnext, gp);
-		if (gp == NULL)
-			return;
-	}
-	for (;;) {
-		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
-		uint32_t tail = atomic_load_u32(&pp->runqtail);
-		if (tail - head < RUNQ_SIZE) {
-			atomic_store_ptr(&pp->runq[tail % RUNQ_SIZE], gp);
-			atomic_store_rel_u32(&pp->runqtail, tail + 1);
-			return;
-		}
-		if (runqputslow(pp, gp, head, tail))
-			return;
-	}
-}
 
 
 /* Copies half of victim's queue into batch starting at batchhead; returns
@@ -538,11 +517,9 @@ void execute_bind(struct gor_m *mp, struct gor_g *gp)
 
 /* Runs on the side that was switched to: publishes the goroutine that
  * was switched away from (see "Switching" above). */
-void finish_after(struct gor_m *mp)
+void finish_after_slow(struct gor_m *mp)
 {
 	uint8_t after = mp->after;
-	if (after == AFTER_NONE)
-		return;
 	struct gor_g *gp = mp->aftergp;
 	mp->after = AFTER_NONE;
 	mp->aftergp = NULL;

@@ -40,7 +40,8 @@
 void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to);
 _Noreturn void canary_fatal(struct gor_g *gp);
 void execute_bind(struct gor_m *mp, struct gor_g *gp);
-void finish_after(struct gor_m *mp);
+bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail);
+void finish_after_slow(struct gor_m *mp);
 
 static inline void pstat_inc(atomic_u64 *c)
 {
@@ -75,6 +76,28 @@ static inline struct gor_g *runqget(struct gor_p *pp)
 		struct gor_g *gp = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]);
 		if (atomic_cas_rel_u32(&pp->runqhead, head, head + 1))
 			return gp;
+	}
+}
+
+/* Puts gp on pp's queue; next puts it in runnext, kicking the old runnext
+ * to the tail. Owner only. */
+static inline void runqput(struct gor_p *pp, struct gor_g *gp, bool next)
+{
+	if (next) {
+		gp = atomic_xchg_ptr(&pp->runnext, gp);
+		if (gp == NULL)
+			return;
+	}
+	for (;;) {
+		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
+		uint32_t tail = atomic_load_u32(&pp->runqtail);
+		if (tail - head < RUNQ_SIZE) {
+			atomic_store_ptr(&pp->runq[tail % RUNQ_SIZE], gp);
+			atomic_store_rel_u32(&pp->runqtail, tail + 1);
+			return;
+		}
+		if (runqputslow(pp, gp, head, tail))
+			return;
 	}
 }
 
@@ -142,6 +165,24 @@ static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *wh
 		return NULL;
 	}
 	return gp;
+}
+
+/* Runs on the side that was switched to: publishes the goroutine that was
+ * switched away from (see "Switching" in proc.c). A yield's re-queue is
+ * inline; parks and exits go out of line (finish_after_slow in proc.c). */
+static inline void finish_after(struct gor_m *mp)
+{
+	if (mp->after == AFTER_NONE)
+		return;
+	if (mp->after == AFTER_RUNQ) {
+		struct gor_g *gp = mp->aftergp;
+		mp->after = AFTER_NONE;
+		mp->aftergp = NULL;
+		casgstatus(gp, G_RUNNING, G_RUNNABLE);
+		runqput(mp->p, gp, false);
+		return;
+	}
+	finish_after_slow(mp);
 }
 
 /* Switches away from the running goroutine gp, which has been told what
