@@ -83,6 +83,7 @@
 #include <unistd.h>
 
 #include "netpoll.h"
+#include "switch.h"
 
 #define PD_NIL   ((void *)0)
 #define PD_READY ((void *)1)

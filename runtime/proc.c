@@ -36,7 +36,9 @@
  * after the switch: the M records what is to be done (m->after, aftergp,
  * unlockf) and every place where a switch returns calls finish_after().
  * Invariant: between setting m->after and finish_after, no other thread
- * can reach aftergp.
+ * can reach aftergp. The switch itself (gopark, gosched_from, fastpick,
+ * execute_prep, gswitch) is in switch.h, inline into every blocking
+ * call: see there why.
  *
  * Threads that call into the runtime on their own (main, or any pthread)
  * are adopted: they get an M whose lockedg is a G running on the thread's
@@ -76,6 +78,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "switch.h"
 
 #ifdef GOR_ASAN
 #include <sanitizer/asan_interface.h>
@@ -118,12 +121,8 @@ static void setm(struct gor_m *mp)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static inline void pstat_inc(atomic_u64 *c)
-{
-	atomic_store_u64(c, atomic_load_u64(c) + 1);
-}
 
-static void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
+void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 {
 	char detail[96];
 	snprintf(detail, sizeof detail, "goroutine %llu: status %u, expected %u (to %u)",
@@ -131,20 +130,6 @@ static void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 	gor_fatal("bad goroutine status", detail);
 }
 
-/* Moves gp from status `from` to `to`. With GOR_SCHED_DEBUG the old
- * status is checked, as Go's casgstatus always does; otherwise a store:
- * the hot path pays for no CAS. */
-static inline void casgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
-{
-#ifdef GOR_SCHED_DEBUG
-	if (!atomic_cas_u32(&gp->status, from, to))
-		badgstatus(gp, from, to);
-#else
-	(void)from;
-	(void)badgstatus;
-	atomic_store_rel_u32(&gp->status, to);
-#endif
-}
 
 uint32_t fastrandn(uint32_t n)
 {
@@ -181,7 +166,7 @@ static void globrunqputbatch(struct gor_g *head, struct gor_g *tail, uint32_t n)
  * The slots are read after the CAS that takes them, in place (no copy,
  * so that a goroutine on a small stack can do this): only the owner ever
  * writes a slot, and it is here. */
-static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
+bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
 {
 	uint32_t n = (tail - head) / 2;
 	if (!atomic_cas_rel_u32(&pp->runqhead, head, head + n))
@@ -199,44 +184,7 @@ static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint3
 	return true;
 }
 
-/* Puts gp on pp's queue; next puts it in runnext, kicking the old runnext
- * to the tail. Owner only. */
-static void runqput(struct gor_p *pp, struct gor_g *gp, bool next)
-{
-	if (next) {
-		gp = atomic_xchg_ptr(&pp->runnext, gp);
-		if (gp == NULL)
-			return;
-	}
-	for (;;) {
-		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
-		uint32_t tail = atomic_load_u32(&pp->runqtail);
-		if (tail - head < RUNQ_SIZE) {
-			atomic_store_ptr(&pp->runq[tail % RUNQ_SIZE], gp);
-			atomic_store_rel_u32(&pp->runqtail, tail + 1);
-			return;
-		}
-		if (runqputslow(pp, gp, head, tail))
-			return;
-	}
-}
 
-/* Takes the next G from pp's queue. Owner only. */
-static struct gor_g *runqget(struct gor_p *pp)
-{
-	struct gor_g *next = atomic_load_ptr(&pp->runnext);
-	if (next != NULL && atomic_cas_ptr(&pp->runnext, next, NULL))
-		return next;
-	for (;;) {
-		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
-		uint32_t tail = atomic_load_u32(&pp->runqtail);
-		if (tail == head)
-			return NULL;
-		struct gor_g *gp = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]);
-		if (atomic_cas_rel_u32(&pp->runqhead, head, head + 1))
-			return gp;
-	}
-}
 
 /* Copies half of victim's queue into batch starting at batchhead; returns
  * how many. May take runnext too when stealnext (the last resort). */
@@ -503,11 +451,10 @@ static struct gor_g *gfget(struct gor_p *pp)
 
 /* ---- switching --------------------------------------------------------- */
 
-static void finish_after(struct gor_m *mp);
 static void mready(struct gor_m *mp, struct gor_p *pp);
 static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
 
-static void canary_fatal(struct gor_g *gp)
+void canary_fatal(struct gor_g *gp)
 {
 	char detail[160];
 	snprintf(detail, sizeof detail,
@@ -547,117 +494,32 @@ void fatal_off_small_stack(const char *msg, const char *detail)
 	gor_ctx_switch(&dead, &fatal, &f);
 }
 
-/* Switches this M from goroutine `from` to `to` (either may be g0) and
- * returns, on from's side, the M that later switches back to it. */
-static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct gor_g *to)
-{
-	mp->curg = to == &mp->g0 ? NULL : to;
-	to->m = mp;
-	if (unlikely(!stack_canary_ok(&from->stack)))
-		canary_fatal(from);
-#ifdef GOR_ASAN
-	__sanitizer_start_switch_fiber(atomic_load_u32(&from->status) == G_DEAD ? NULL : &from->asan_fake_stack,
-				       to->stack.lo, to->stack.size);
-#endif
-#ifdef GOR_TSAN
-	__tsan_switch_to_fiber(to->tsan_fiber, 0);
-#endif
-	struct gor_m *back = gor_ctx_switch(&from->ctx, &to->ctx, mp);
-#ifdef GOR_ASAN
-	__sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
-#endif
-	return back;
-}
 
 static void goentry(void *transfer);
 
-/* Prepares gp to run on mp: binds a stack to a G that has never run. */
-static void execute_prep(struct gor_m *mp, struct gor_g *gp)
+/* execute_prep's cold path: gp has never run, so it gets a stack (unless
+ * it has one already) and a context that starts in goentry. */
+void execute_bind(struct gor_m *mp, struct gor_g *gp)
 {
-	struct gor_p *pp = mp->p;
-	if (unlikely(trace_enabled())) traceGoStart(gp);
-	if (gp->ctx.sp == NULL) {
-		if (gp->stack.lo == NULL &&
-		    stackalloc(&pp->stackcache, gp->stacksize, &gp->stack) != 0)
-			gor_fatal("out of memory", "cannot allocate a goroutine stack");
-		gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
+	if (gp->stack.lo == NULL &&
+	    stackalloc(&mp->p->stackcache, gp->stacksize, &gp->stack) != 0)
+		gor_fatal("out of memory", "cannot allocate a goroutine stack");
+	gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
 #ifdef GOR_TSAN
-		if (gp->tsan_fiber == NULL)
-			gp->tsan_fiber = __tsan_create_fiber(0);
+	if (gp->tsan_fiber == NULL)
+		gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
-	}
-	casgstatus(gp, G_RUNNABLE, G_RUNNING);
-	pstat_inc(&pp->nswitch);
 }
 
-/* Why fastpick found nothing. */
-enum { PICK_EMPTY, PICK_SLOW };
 
-/* A G to run next without leaving this goroutine's stack, or NULL with
- * *why = PICK_SLOW when the scheduler proper (on g0) must look: global
- * queue fairness, timers due, stop-the-world, a G bound to another M; or
- * *why = PICK_EMPTY when the local queue is simply empty. */
-static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *why)
-{
-	struct gor_g *gp;
-	*why = PICK_SLOW;
-	if (unlikely(atomic_load_ptr(&mp->readyg) != NULL))
-		return atomic_xchg_ptr(&mp->readyg, NULL);
-	if (unlikely(atomic_load_u32(&sched.gcwaiting)))
-		return NULL;
-	if (unlikely(++mp->schedtick % 61 == 0) && atomic_load_u32(&sched.runqsize) > 0)
-		return NULL;
-	int64_t when0 = (int64_t)atomic_load_u64(&pp->timers.when0);
-	if (unlikely(when0 != INT64_MAX) && when0 <= nanotime())
-		return NULL;
-	gp = runqget(pp);
-	if (gp == NULL) {
-		*why = PICK_EMPTY;
-		return NULL;
-	}
-	if (unlikely(gp->lockedm != NULL && gp->lockedm != mp)) {
-		mp->pendingg = gp; /* g0 hands it over; see schedule */
-		return NULL;
-	}
-	return gp;
-}
 
-/* Switches away from the running goroutine gp, which has been told what
- * happens to it (after), and returns when something resumes it. */
-static void gosched_from(struct gor_g *gp, uint8_t after)
-{
-	struct gor_m *mp = gp->m;
-	struct gor_p *pp = mp->p;
-	int why;
-	struct gor_g *next = fastpick(mp, pp, &why);
-	if (next) {
-		mp->after = after;
-		mp->aftergp = gp;
-		execute_prep(mp, next);
-		mp = gswitch(mp, gp, next);
-	} else if (after == AFTER_RUNQ && why == PICK_EMPTY &&
-		   atomic_load_u32(&sched.runqsize) == 0) {
-		/* a yield with nobody to yield to: no switch, but the same
-		 * check as at one */
-		if (unlikely(!stack_canary_ok(&gp->stack)))
-			canary_fatal(gp);
-		return;
-	} else {
-		mp->after = after;
-		mp->aftergp = gp;
-		if (unlikely(trace_enabled())) traceGoStop(gp, after);
-		mp = gswitch(mp, gp, &mp->g0);
-	}
-	finish_after(mp);
-}
+
 
 /* Runs on the side that was switched to: publishes the goroutine that
  * was switched away from (see "Switching" above). */
-static void finish_after(struct gor_m *mp)
+void finish_after_slow(struct gor_m *mp)
 {
 	uint8_t after = mp->after;
-	if (after == AFTER_NONE)
-		return;
 	struct gor_g *gp = mp->aftergp;
 	mp->after = AFTER_NONE;
 	mp->aftergp = NULL;
@@ -695,19 +557,6 @@ static void finish_after(struct gor_m *mp)
 
 /* ---- parking and readying ------------------------------------------- */
 
-void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting)
-{
-	struct gor_g *gp = getg();
-	struct gor_m *mp = gp->m;
-	gp->waitreason = (uint16_t)r;
-	gp->waiting = waiting;
-	gp->waitsince = coarsetime();
-	mp->unlockf = unlockf;
-	mp->unlockarg = arg;
-	gosched_from(gp, AFTER_PARK);
-	gp->waiting = NULL;
-	gp->waitreason = WAIT_NONE;
-}
 
 static void wakep(void);
 

@@ -36,6 +36,10 @@
 #include "context.h"
 #include "stack.h"
 
+/* Internal: calls between the runtime's files are direct, not through
+ * the GOT (the library is built -fno-plt). */
+#pragma GCC visibility push(hidden)
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define GOR_ASAN 1
@@ -374,10 +378,10 @@ static inline struct gor_g *getg_adopt(void)
 	return likely(gp != NULL) ? gp : adopt();
 }
 
-/* Park the running goroutine. unlockf(gp, arg) runs after it is switched
- * out, on the new side; if it returns false the goroutine is made runnable
- * again at once. unlockf may be NULL. */
-void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting);
+/* gopark(unlockf, arg, reason, waiting), in switch.h (inline): parks the
+ * running goroutine. unlockf(gp, arg) runs after it is switched out, on
+ * the new side; if it returns false the goroutine is made runnable again
+ * at once. unlockf may be NULL. */
 /* Make a parked goroutine runnable; next puts it ahead of the queue. */
 void goready(struct gor_g *gp, bool next);
 /* A timer function: readies the goroutine arg (gor_sleep). */
@@ -391,15 +395,14 @@ extern atomic_ptr allglist;
 
 uint32_t fastrandn(uint32_t n);
 
+/* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
+ * returns when not on one. */
+void fatal_off_small_stack(const char *msg, const char *detail);
 /* Counters behind gor_stats, without adopting the caller (at exit the
  * calling thread may be one the runtime has never seen). */
 void readschedstats(gor_stats_t *out);
 /* Goroutines that exist now (Go's gcount), without adopting the caller. */
 int gcount(void);
-/* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
- * returns when not on one. */
-void fatal_off_small_stack(const char *msg, const char *detail);
-
 /* ---- netpoll.c: the scheduler's side of the netpoller ----------------- */
 
 /* Polls the fds goroutines wait on: delay < 0 blocks until one is ready
@@ -461,5 +464,7 @@ void traceGoSysCall(struct gor_g *gp);                  /* entersyscall: gp stop
 void traceGoSysExit(struct gor_g *gp, struct gor_p *pp);/* exitsyscall: gp runs again on pp, or NULL: it waits for one */
 void traceGoPreempt(struct gor_g *gp);                  /* gp is about to yield on a preempt request */
 void traceNetpollWake(struct gor_g *gp);                /* the poller is about to ready gp */
+
+#pragma GCC visibility pop
 
 #endif /* GOR_RUNTIME_H */

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#pragma GCC visibility push(hidden)
+
 /* How the page below a stack is protected. */
 enum stack_guard {
 	STACK_GUARD_MADVISE = 1, /* MADV_GUARD_INSTALL: no extra map */
@@ -76,5 +78,7 @@ bool proc_signal_goroutine(uint64_t *goid, const char **name, const gor_stack **
  * line of its own if not NULL, then the goroutine dump, to stderr, and
  * exits with status 2. Usable from a signal handler. */
 _Noreturn void gor_fatal(const char *msg, const char *detail);
+
+#pragma GCC visibility pop
 
 #endif /* GOR_STACK_H */

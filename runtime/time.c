@@ -34,6 +34,7 @@
 
 #include "runtime.h"
 #include "chan.h"
+#include "switch.h"
 
 enum timer_state { TIMER_IDLE, TIMER_WAITING, TIMER_RUNNING, TIMER_RUNNING_DELETED };
 
