@@ -1048,11 +1048,9 @@ static struct gor_p *procresize(struct gor_m *mp, uint32_t nprocs)
 	return runnable;
 }
 
+/* Starts Ms for the Ps procresize found work on; gcwaiting is clear. */
 static void startTheWorld(struct gor_p *runnable)
 {
-	lock(&sched.lock);
-	atomic_store_u32(&sched.gcwaiting, 0);
-	unlock(&sched.lock);
 	while (runnable) {
 		struct gor_p *pp = runnable;
 		runnable = pp->link;
@@ -1617,6 +1615,10 @@ int gor_maxprocs(int n)
 	lock(&sched.lock);
 	old = (int)atomic_load_u32(&gomaxprocs);
 	struct gor_p *runnable = procresize(mp, (uint32_t)n);
+	/* In the same critical section as procresize, as Go does: an M
+	 * that takes one of the new idle Ps must not see gcwaiting and
+	 * stop for a stop-the-world that is over. */
+	atomic_store_u32(&sched.gcwaiting, 0);
 	unlock(&sched.lock);
 	startTheWorld(runnable);
 	unlock(&resizelock);
