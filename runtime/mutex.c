@@ -171,6 +171,7 @@ static __attribute__((noinline)) void lockslow(gor_mutex *m)
 
 void gor_mutex_lock(gor_mutex *m)
 {
+	preemptcheck_self();
 	if (likely(atomic_cas_u32(mstate(m), 0, MUTEX_LOCKED)))
 		return;
 	lockslow(m);
