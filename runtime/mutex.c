@@ -171,7 +171,6 @@ static __attribute__((noinline)) void lockslow(gor_mutex *m)
 
 void gor_mutex_lock(gor_mutex *m)
 {
-	preemptcheck_self();
 	if (likely(atomic_cas_u32(mstate(m), 0, MUTEX_LOCKED)))
 		return;
 	lockslow(m);
@@ -220,4 +219,5 @@ void gor_mutex_unlock(gor_mutex *m)
 	uint32_t new = atomic_add_u32(mstate(m), -MUTEX_LOCKED);
 	if (unlikely(new != 0))
 		unlockslow(m, new);
+	preemptcheck_self(); /* here, not in lock: never yield holding it */
 }

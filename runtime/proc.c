@@ -323,12 +323,13 @@ static void pidleput(struct gor_p *pp)
 
 static struct gor_p *pidleget(void)
 {
+	/* first, so that nothing lives across the call */
+	if (unlikely(atomic_load_u32(&sysmonwait)) && sched.pidle)
+		sysmonwake();
 	struct gor_p *pp = sched.pidle;
 	if (pp) {
 		sched.pidle = pp->link;
 		atomic_add_u32(&sched.npidle, -1);
-		if (unlikely(atomic_load_u32(&sysmonwait)))
-			sysmonwake();
 	}
 	return pp;
 }
@@ -474,8 +475,7 @@ static struct gor_g *gfget(struct gor_p *pp)
 
 /* ---- switching --------------------------------------------------------- */
 
-static void exitsyscall0(struct gor_m *mp, struct gor_g *gp);
-static void syscallhandoff(struct gor_m *mp, struct gor_g *gp);
+static __attribute__((noinline, cold)) void syscallafter(struct gor_m *mp, struct gor_g *gp, uint8_t after);
 static void mready(struct gor_m *mp, struct gor_p *pp);
 static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
 
@@ -579,11 +579,8 @@ void finish_after(struct gor_m *mp)
 #endif
 		gfput(mp->p, gp);
 		break;
-	case AFTER_EXITSYSCALL:
-		exitsyscall0(mp, gp);
-		break;
-	case AFTER_HANDOFF:
-		syscallhandoff(mp, gp);
+	default: /* the rare ones, out of line: see "system calls" */
+		syscallafter(mp, gp, after);
 		break;
 	}
 }
@@ -1816,6 +1813,16 @@ static void syscallhandoff(struct gor_m *mp, struct gor_g *gp)
 	casgstatus(gp, G_RUNNING, G_RUNNABLE);
 	runqput(mp->p, gp, true);
 	startm(releasep(mp), false);
+}
+
+/* finish_after's AFTER_EXITSYSCALL and AFTER_HANDOFF, out of line so
+ * that the common cases' code stays as small as it was. */
+static void syscallafter(struct gor_m *mp, struct gor_g *gp, uint8_t after)
+{
+	if (after == AFTER_EXITSYSCALL)
+		exitsyscall0(mp, gp);
+	else
+		syscallhandoff(mp, gp);
 }
 
 void gor_syscall_enter(void)

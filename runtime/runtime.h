@@ -424,9 +424,14 @@ void netpoll_sysmon_poll(int64_t now);
  * Cooperative preemption. sysmon sets gp->preempt on a goroutine that has
  * held its P for 10 ms; the goroutine yields at its next call to one of
  * the runtime's entry points that check (listed in sysmon.c). The check
- * is one load and a branch that is almost never taken.
+ * is one load and a branch that is almost never taken: of gp->preempt
+ * where the entry point has the current G at hand, else of preemptpending
+ * (set by sysmon while some goroutine has held its P for 10 ms), so that
+ * the G is looked up only then.
  */
 void gopreempt(struct gor_g *gp);
+extern atomic_u32 preemptpending;
+void preemptcheck_slow(void);
 
 static inline void preemptcheck(struct gor_g *gp)
 {
@@ -434,12 +439,10 @@ static inline void preemptcheck(struct gor_g *gp)
 		gopreempt(gp);
 }
 
-/* For the entry points that do not adopt the calling thread. */
 static inline void preemptcheck_self(void)
 {
-	struct gor_g *gp = getg();
-	if (gp != NULL)
-		preemptcheck(gp);
+	if (unlikely(atomic_load_u32(&preemptpending)))
+		preemptcheck_slow();
 }
 extern atomic_ptr allglist;
 

@@ -31,27 +31,37 @@
  * own, or one back from a syscall).
  *
  * Preemption is cooperative: gp->preempt is only a request, honoured at
- * the goroutine's next call to a runtime entry point that checks it
- * (preemptcheck, one load and a branch that is almost never taken). They
+ * the goroutine's next call to a runtime entry point that checks it. They
  * are the entry points that do not park, where a loop that calls the
  * runtime but never blocks spends its time:
- *     gor_now                        (time.c)
  *     gor_go, gor_go_attr            (proc.c, newproc)
  *     gor_send, gor_recv, gor_try_send, gor_try_recv (chan.c)
  *     gor_select, gor_try_select, gor_select_until   (select.c)
- *     gor_mutex_lock                 (mutex.c)
+ * which have the current G at hand and check gp->preempt (preemptcheck:
+ * one load and a branch that is almost never taken), and
+ *     gor_now                        (time.c)
+ *     gor_mutex_unlock               (mutex.c; after the release, so a
+ *                                     goroutine never yields holding it)
  *     gor_wg_add, gor_wg_done        (waitgroup.c)
- * Everything that parks or yields (gopark, gor_yield, gor_exit) gives up
- * the P anyway and clears the request (gosched_from). A goroutine that
- * never calls into the runtime is not preempted: gor has no signal-based
- * preemption yet. The preempted goroutine goes to the tail of its P's
+ * whose fast paths do not look the G up (that costs a TLS load and two
+ * tests, more than the uncontended mutex itself): they check the global
+ * preemptpending, which sysmon sets at each tick while some P has run one
+ * goroutine for FORCE_PREEMPT_NS (until a request is honoured), and look
+ * at the G only then (preemptcheck_self). A request is cleared when honoured, or when
+ * entersyscall gives up the P; a goroutine that parks or yields by
+ * itself before reaching a check keeps it, and yields once for nothing
+ * at its next check (preemptone withdraws most such requests). A
+ * goroutine that never calls into the runtime is not preempted: gor has
+ * no signal-based preemption yet. The preempted goroutine goes to the tail of its P's
  * queue (gor_yield), where Go's goes to the global queue: the local tail
  * is already behind every goroutine its P has, costs no sched.lock, and
  * the 1-in-61 look at the global queue keeps that from starving.
  *
  * Locking: everything here belongs to the sysmon thread, except sysmonwait
  * and sysmonnote (under sched.lock: sysmon sets sysmonwait, whoever
- * clears it wakes the note). preemptone reads pp->m and m->curg, which
+ * clears it wakes the note) and preemptpending (an atomic hint: set by
+ * sysmon each tick while a P has run one goroutine for 10 ms, cleared by
+ * sysmon or by the goroutine that honours a request). preemptone reads pp->m and m->curg, which
  * their owners write without a lock: it holds sched.lock, under which an
  * M cannot be freed (dropm unlinks it under the lock first), and Gs are
  * never freed, so a stale read costs at most a request that is withdrawn
@@ -76,6 +86,7 @@ enum {
 
 atomic_u32 sysmonwait;
 static note sysmonnote;
+atomic_u32 preemptpending;
 
 /* What sysmon saw of one P last time (Go's sysmontick). */
 struct sysmontick {
@@ -111,8 +122,18 @@ void gopreempt(struct gor_g *gp)
 		return; /* no P to give up inside a bracket: after it */
 	struct gor_p *pp = mp->p;
 	atomic_store_u64(&pp->npreempt, atomic_load_u64(&pp->npreempt) + 1);
+	atomic_store_u8(&gp->preempt, 0);
+	/* Others' long runs set it again at sysmon's next tick. */
+	atomic_store_u32(&preemptpending, 0);
 	if (unlikely(trace_enabled())) traceGoPreempt(gp);
-	gor_yield(); /* clears the request */
+	gor_yield();
+}
+
+void preemptcheck_slow(void)
+{
+	struct gor_g *gp = getg();
+	if (gp != NULL)
+		preemptcheck(gp);
 }
 
 #ifdef GOR_TSAN
@@ -153,6 +174,7 @@ static uint32_t retake(int64_t now)
 		unlock(&sched.lock);
 	}
 	uint32_t n = 0;
+	bool pending = false;
 	for (uint32_t i = 0; i < nps; i++) {
 		struct gor_p *pp = ps[i];
 		struct sysmontick *t = &ticks[i];
@@ -164,6 +186,7 @@ static uint32_t retake(int64_t now)
 				t->schedwhen = now;
 			} else if (now - t->schedwhen >= FORCE_PREEMPT_NS) {
 				preemptone(pp, tick);
+				pending = true;
 			}
 		} else if (st == P_SYSCALL) {
 			uint32_t tick = atomic_load_u32(&pp->syscalltick);
@@ -177,6 +200,8 @@ static uint32_t retake(int64_t now)
 		}
 		t->status = st;
 	}
+	if (atomic_load_u32(&preemptpending) != pending)
+		atomic_store_u32(&preemptpending, pending);
 	return n;
 }
 

@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 enum { VIA_NOW, VIA_TRY_RECV, VIA_MUTEX, VIA_WAITGROUP, VIA_SELECT, VIA_N };
-static const char *const via_names[VIA_N] = {"gor_now", "gor_try_recv", "gor_mutex_lock",
+static const char *const via_names[VIA_N] = {"gor_now", "gor_try_recv", "gor_mutex_unlock",
 					    "gor_wg_add", "gor_try_select"};
 
 static atomic_int spin_started, spin_stop, spin_done, spin_gaveup;
