@@ -34,9 +34,10 @@
  * fastest path pays for one hook, not two), gosched_from's switch to g0
  * (traceGoStop), goready (traceGoUnpark), runqsteal (traceProcSteal),
  * handoffp, procresize, and adopt/dropm for threads' own goroutines;
- * time.c: checktimers (traceTimerFire). Who calls traceGoSysCall,
- * traceGoSysExit, traceGoPreempt and traceNetpollWake: entersyscall,
- * exitsyscall, the preemption point and the netpoller, once they exist.
+ * time.c: checktimers (traceTimerFire); entersyscall and exitsyscall
+ * (traceGoSysCall, traceGoSysExit; traceGoStop when gor_syscall_enter
+ * moves a goroutine off an adopted thread), sysmon.c: gopreempt
+ * (traceGoPreempt). traceNetpollWake: the netpoller, once it exists.
  *
  * The clock. On x86-64 the TSC (rdtsc, ~10 ns here against ~25 ns for
  * clock_gettime through the vDSO), but only when the kernel itself uses
@@ -348,7 +349,7 @@ static enum trace_stop stopwhy(struct gor_g *gp, uint8_t after)
 		return TRACE_STOP_BLOCK;
 	if (after == AFTER_EXIT)
 		return TRACE_STOP_EXIT;
-	return gp->preempt ? TRACE_STOP_PREEMPT : TRACE_STOP_YIELD;
+	return atomic_load_u8(&gp->preempt) ? TRACE_STOP_PREEMPT : TRACE_STOP_YIELD;
 }
 
 void traceGoStop(struct gor_g *gp, uint8_t after)
