@@ -248,7 +248,9 @@ int gor_listen_tcp(const char *addr, int backlog);
 /* A connected fd; -1 with connect(2)'s errno, ETIMEDOUT, or EINVAL. */
 int gor_dial_tcp(const char *addr, int64_t deadline);
 /* Bracket a call that may block its thread, so that the P can run other
- * goroutines meanwhile (Go's entersyscall/exitsyscall). */
+ * goroutines meanwhile (Go's entersyscall/exitsyscall). Pairs may nest;
+ * an exit without an enter does nothing. In between, call no other gor_
+ * function than gor_now and gor_self. */
 void gor_syscall_enter(void);
 void gor_syscall_exit(void);
 

@@ -261,7 +261,7 @@ struct gor_chan *chan_make_timer(size_t elemsize, size_t cap)
 
 int gor_send(gor_chan *c, const void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (unlikely(c == NULL))
 		blockforever(WAIT_CHAN_SEND_NIL);
 	if (unlikely(elem == NULL && c->elemsize))
@@ -271,7 +271,7 @@ int gor_send(gor_chan *c, const void *elem)
 
 int gor_recv(gor_chan *c, void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (unlikely(c == NULL))
 		blockforever(WAIT_CHAN_NIL);
 	return chanrecv(c, elem, true) == CHAN_OK;
@@ -279,7 +279,7 @@ int gor_recv(gor_chan *c, void *elem)
 
 int gor_try_send(gor_chan *c, const void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (c == NULL || (elem == NULL && c->elemsize))
 		return seterr(EINVAL);
 	switch (chansend(c, elem, false)) {
@@ -294,7 +294,7 @@ int gor_try_send(gor_chan *c, const void *elem)
 
 int gor_try_recv(gor_chan *c, void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (c == NULL)
 		return seterr(EINVAL);
 	switch (chanrecv(c, elem, false)) {

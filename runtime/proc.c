@@ -302,6 +302,9 @@ static void pidleput(struct gor_p *pp)
 
 static struct gor_p *pidleget(void)
 {
+	/* first, so that nothing lives across the call */
+	if (unlikely(atomic_load_u32(&sysmonwait)) && sched.pidle)
+		sysmonwake();
 	struct gor_p *pp = sched.pidle;
 	if (pp) {
 		sched.pidle = pp->link;
@@ -451,6 +454,7 @@ static struct gor_g *gfget(struct gor_p *pp)
 
 /* ---- switching --------------------------------------------------------- */
 
+static __attribute__((noinline, cold)) void syscallafter(struct gor_m *mp, struct gor_g *gp, uint8_t after);
 static void mready(struct gor_m *mp, struct gor_p *pp);
 static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
 
@@ -551,6 +555,9 @@ void finish_after_slow(struct gor_m *mp)
 		}
 #endif
 		gfput(mp->p, gp);
+		break;
+	default: /* the rare ones, out of line: see "system calls" */
+		syscallafter(mp, gp, after);
 		break;
 	}
 }
@@ -926,7 +933,7 @@ static void stopTheWorld(struct gor_m *mp)
 {
 	lock(&sched.lock);
 	sched.stopwait = (int32_t)atomic_load_u32(&gomaxprocs);
-	atomic_store_u32(&sched.gcwaiting, 1);
+	atomic_xchg_u32(&sched.gcwaiting, 1); /* before looking for P_SYSCALL: see entersyscall */
 	atomic_store_u32(&mp->p->status, P_STOPPED);
 	sched.stopwait--;
 	struct gor_p *pp;
@@ -936,7 +943,7 @@ static void stopTheWorld(struct gor_m *mp)
 	}
 	for (uint32_t i = 0; i < atomic_load_u32(&gomaxprocs); i++) {
 		pp = allp[i];
-		if (atomic_load_u32(&pp->status) == P_SYSCALL &&
+		if (atomic_load_sc_u32(&pp->status) == P_SYSCALL &&
 		    atomic_cas_u32(&pp->status, P_SYSCALL, P_STOPPED))
 			sched.stopwait--;
 	}
@@ -1053,11 +1060,9 @@ static struct gor_p *procresize(struct gor_m *mp, uint32_t nprocs)
 	return runnable;
 }
 
+/* Starts Ms for the Ps procresize found work on; gcwaiting is clear. */
 static void startTheWorld(struct gor_p *runnable)
 {
-	lock(&sched.lock);
-	atomic_store_u32(&sched.gcwaiting, 0);
-	unlock(&sched.lock);
 	while (runnable) {
 		struct gor_p *pp = runnable;
 		runnable = pp->link;
@@ -1488,6 +1493,7 @@ static void schedinit(void)
 	pidleput(allp[0]);
 	unlock(&sched.lock);
 	(void)runnable; /* no P has work yet */
+	sysmon_start();
 	runtime_started = true;
 	schedtrace_init();
 }
@@ -1566,6 +1572,8 @@ static void dropm(void *arg)
 	struct gor_g *gp = mp->lockedg;
 	if (gp == NULL || mp->curg != gp)
 		return; /* ended by gor_exit already, and the M serves the pool */
+	if (mp->syscalldepth)
+		exitsyscall_all(gp);
 	if (unlikely(trace_enabled())) traceGoStop(gp, AFTER_EXIT);
 	casgstatus(gp, G_RUNNING, G_DEAD);
 	mp->lockedg = NULL;
@@ -1607,6 +1615,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 		return -1;
 	}
 	struct gor_g *self = getg_adopt();
+	preemptcheck(self);
 	struct gor_m *mp = self->m;
 	struct gor_p *pp = mp->p;
 	size_t stacksize = a ? a->stack_size : 0;
@@ -1637,7 +1646,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	gp->fpstate = gor_ctx_fpstate();
 	gp->parentgoid = self->goid;
 	gp->lockedm = NULL;
-	gp->preempt = 0;
+	atomic_store_u8(&gp->preempt, 0);
 	pstat_inc(&pp->ncreated);
 	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
 	if (unlikely(trace_enabled())) traceGoCreate(gp);
@@ -1665,6 +1674,8 @@ void gor_yield(void)
 _Noreturn void gor_exit(void)
 {
 	struct gor_g *gp = getg_adopt();
+	if (unlikely(gp->m->syscalldepth))
+		exitsyscall_all(gp);
 	struct gor_m *mp = gp->m;
 	pstat_inc(&mp->p->nexited);
 	if (gp->nativestack) {
@@ -1720,6 +1731,10 @@ int gor_maxprocs(int n)
 	lock(&sched.lock);
 	old = (int)atomic_load_u32(&gomaxprocs);
 	struct gor_p *runnable = procresize(mp, (uint32_t)n);
+	/* In the same critical section as procresize, as Go does: an M
+	 * that takes one of the new idle Ps must not see gcwaiting and
+	 * stop for a stop-the-world that is over. */
+	atomic_store_u32(&sched.gcwaiting, 0);
 	unlock(&sched.lock);
 	startTheWorld(runnable);
 	unlock(&resizelock);
@@ -1759,6 +1774,210 @@ void readschedstats(gor_stats_t *out)
 	out->idle_procs = atomic_load_u32(&sched.npidle);
 	out->maxprocs = n;
 	out->goroutines = (uint64_t)gcount();
+}
+
+/* ---- system calls: entersyscall, exitsyscall ------------------------------ */
+
+/*
+ * gor_syscall_enter/exit bracket a call that may block the thread, as
+ * Go's entersyscall/exitsyscall bracket every system call.
+ *
+ * entersyscall leaves the P in P_SYSCALL, owned by nobody: pp->m and
+ * mp->p are cleared and mp->oldp remembers it. Whoever moves it out of
+ * P_SYSCALL, always with a CAS, owns it:
+ *   - the M itself on its way back (exitsyscallfast), so that a short
+ *     call costs two atomic operations and no thread hand-off;
+ *   - sysmon (retakesyscall) once the call has lasted a sysmon tick and
+ *     the P is wanted elsewhere, which hands it to another M (handoffp);
+ *   - stopTheWorld, which counts it as stopped at once.
+ * Meanwhile its run queue stays open to thieves, as every P's is.
+ *
+ * exitsyscall takes the old P back if it is still P_SYSCALL, else an
+ * idle P. With neither, the goroutine cannot run: it switches to g0,
+ * which queues it and lets the M sleep without a P (exitsyscall0), as
+ * Go's does. The goroutine is published there, after the switch, for
+ * the reason given under "Switching" at the top.
+ *
+ * Adopted threads. A goroutine bound to its thread (main) stays on it:
+ * exitsyscall0 leaves it in its M's mailbox, where sleep_without_p looks
+ * first. Another goroutine that happens to run on an adopted thread (such
+ * Ms run others while their own goroutine is parked, see the top) must
+ * not block there, or the thread's own goroutine could not run until the
+ * call returned, however long that is (a read from a terminal): before
+ * entering, it moves with the P to an M of the runtime's own
+ * (syscallhandoff), and the adopted M sleeps until its goroutine is ready.
+ *
+ * Nesting. mp->syscalldepth counts enters not yet matched; only the
+ * outermost pair hands the P over, so a library that brackets its own
+ * blocking calls can be called inside a bracket. An exit with no enter to
+ * match is a no-op: the goroutine holds its P and runs, there is nothing
+ * to undo, and a void call cannot report the mistake (the contract does
+ * not let the runtime abort on a caller's mistake). Inside a bracket the
+ * goroutine holds no P: it must call nothing of gor's but gor_now,
+ * gor_self and the bracket itself. A goroutine that ends inside one
+ * (returns, gor_exit, its thread exits) leaves it first.
+ *
+ * Locking: mp->oldp and mp->syscalldepth belong to the M's thread. A P's
+ * status leaves P_SYSCALL only by CAS; its other fields then belong to
+ * whoever did that.
+ */
+
+static void entersyscall_gcwait(struct gor_p *pp)
+{
+	lock(&sched.lock);
+	if (atomic_load_u32(&sched.gcwaiting) && sched.stopwait > 0 &&
+	    atomic_cas_u32(&pp->status, P_SYSCALL, P_STOPPED) && --sched.stopwait == 0)
+		notewakeup(&sched.stopnote);
+	unlock(&sched.lock);
+}
+
+static void entersyscall(struct gor_g *gp, struct gor_m *mp)
+{
+	struct gor_p *pp = mp->p;
+	if (unlikely(trace_enabled())) traceGoSysCall(gp);
+	if (unlikely(atomic_load_u8(&gp->preempt)))
+		atomic_store_u8(&gp->preempt, 0); /* it is giving up its P */
+	casgstatus(gp, G_RUNNING, G_SYSCALL);
+	atomic_store_u32(&pp->syscalltick, atomic_load_u32(&pp->syscalltick) + 1);
+	mp->oldp = releasep(mp);
+	/* Whoever takes the P by CAS sees it as we left it. stopTheWorld
+	 * stores gcwaiting and then looks for P_SYSCALL; we store P_SYSCALL
+	 * and then look at gcwaiting, each in sequentially consistent order:
+	 * one of us sees the other, so it never waits for this P. */
+	atomic_xchg_u32(&pp->status, P_SYSCALL);
+	if (unlikely(atomic_load_sc_u32(&sched.gcwaiting)))
+		entersyscall_gcwait(pp);
+}
+
+static bool exitsyscallfast(struct gor_m *mp, struct gor_p *oldp)
+{
+	if (atomic_load_u32(&oldp->status) == P_SYSCALL &&
+	    atomic_cas_u32(&oldp->status, P_SYSCALL, P_RUNNING)) {
+		acquirep(mp, oldp);
+		return true;
+	}
+	if (atomic_load_u32(&sched.npidle) == 0)
+		return false;
+	lock(&sched.lock);
+	struct gor_p *pp = pidleget();
+	unlock(&sched.lock);
+	if (pp == NULL)
+		return false;
+	acquirep(mp, pp);
+	return true;
+}
+
+static void exitsyscall(struct gor_g *gp, struct gor_m *mp)
+{
+	struct gor_p *oldp = mp->oldp;
+	mp->oldp = NULL;
+	if (likely(exitsyscallfast(mp, oldp))) {
+		casgstatus(gp, G_SYSCALL, G_RUNNING);
+		if (unlikely(trace_enabled())) traceGoSysExit(gp, mp->p);
+		/* A pending stop-the-world counts this P as running: let it
+		 * stop now rather than at the goroutine's next switch. */
+		if (unlikely(atomic_load_u32(&sched.gcwaiting)))
+			gosched_from(gp, AFTER_RUNQ);
+		return;
+	}
+	if (unlikely(trace_enabled())) traceGoSysExit(gp, NULL);
+	mp->after = AFTER_EXITSYSCALL;
+	mp->aftergp = gp;
+	finish_after(gswitch(mp, gp, &mp->g0));
+}
+
+/* On g0, after gp came back from its call to find no P (Go's
+ * exitsyscall0): one more look for an idle P, else gp is queued and the
+ * scheduler loop lets this M sleep without a P. */
+static void exitsyscall0(struct gor_m *mp, struct gor_g *gp)
+{
+	casgstatus(gp, G_SYSCALL, G_RUNNABLE);
+	if (gp->lockedm) {
+		atomic_store_rel_ptr(&mp->readyg, gp); /* only we can run it */
+		return;
+	}
+	lock(&sched.lock);
+	struct gor_p *pp = pidleget();
+	if (pp == NULL)
+		globrunqput(gp);
+	unlock(&sched.lock);
+	if (pp) {
+		acquirep(mp, pp);
+		runqput(pp, gp, true);
+	}
+}
+
+/* On g0 of an adopted M: gp, not the thread's own goroutine, is about to
+ * enter a syscall. It goes, ahead of the queue, with the P to an M of the
+ * runtime's (which never has a goroutine of its own to keep waiting), and
+ * this M sleeps without a P. */
+static void syscallhandoff(struct gor_m *mp, struct gor_g *gp)
+{
+	casgstatus(gp, G_RUNNING, G_RUNNABLE);
+	runqput(mp->p, gp, true);
+	startm(releasep(mp), false);
+}
+
+/* finish_after's AFTER_EXITSYSCALL and AFTER_HANDOFF, out of line so
+ * that the common cases' code stays as small as it was. */
+static void syscallafter(struct gor_m *mp, struct gor_g *gp, uint8_t after)
+{
+	if (after == AFTER_EXITSYSCALL)
+		exitsyscall0(mp, gp);
+	else
+		syscallhandoff(mp, gp);
+}
+
+void gor_syscall_enter(void)
+{
+	struct gor_g *gp = getg_adopt();
+	struct gor_m *mp = gp->m;
+	if (mp->syscalldepth > 0) {
+		mp->syscalldepth++;
+		return;
+	}
+	/* A thief may bring gp back to an adopted M: look again. */
+	while (unlikely(mp->lockedg != NULL && mp->lockedg != gp)) {
+		mp->after = AFTER_HANDOFF;
+		mp->aftergp = gp;
+		if (unlikely(trace_enabled())) traceGoStop(gp, AFTER_HANDOFF);
+		mp = gswitch(mp, gp, &mp->g0);
+		finish_after(mp);
+	}
+	mp->syscalldepth = 1;
+	entersyscall(gp, mp);
+}
+
+void gor_syscall_exit(void)
+{
+	struct gor_g *gp = getg_adopt();
+	struct gor_m *mp = gp->m;
+	if (mp->syscalldepth == 0)
+		return; /* no enter to match: see above */
+	if (--mp->syscalldepth == 0)
+		exitsyscall(gp, mp);
+}
+
+void exitsyscall_all(struct gor_g *gp)
+{
+	struct gor_m *mp = gp->m;
+	mp->syscalldepth = 0;
+	exitsyscall(gp, mp);
+}
+
+/* The P_SYSCALL arm of Go's retake, for sysmon: leave the P alone if its
+ * queue is empty and some M is idle or looking for work anyway, unless
+ * the call has lasted 10 ms (longcall): then it goes too, so that its
+ * timers run and, once every P is idle, sysmon can sleep. */
+bool retakesyscall(struct gor_p *pp, bool longcall)
+{
+	if (!longcall && runqempty(pp) &&
+	    atomic_load_u32(&sched.nmspinning) + atomic_load_u32(&sched.npidle) > 0)
+		return false;
+	if (!atomic_cas_u32(&pp->status, P_SYSCALL, P_IDLE))
+		return false;
+	handoffp(pp);
+	return true;
 }
 
 /* ---- for the SIGSEGV handler and debug.c ------------------------------- */

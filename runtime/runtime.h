@@ -201,7 +201,7 @@ struct gor_g {
 	struct gor_g *schedlink; /* next in a run queue or free list */
 	atomic_u32 status;     /* enum gstatus */
 	uint16_t waitreason;   /* enum waitreason, while G_WAITING */
-	uint8_t preempt;       /* sysmon asks it to yield at its next call */
+	atomic_u8 preempt;     /* sysmon asks it to yield at its next call */
 	uint8_t nativestack;   /* an adopted thread's own stack: never freed */
 	uint64_t goid;
 	void (*fn)(void *);
@@ -233,6 +233,9 @@ enum after_switch {
 	AFTER_RUNQ,    /* it yielded: put it back on the run queue */
 	AFTER_PARK,    /* it parked: run unlockf, maybe make it runnable again */
 	AFTER_EXIT,    /* it finished: free it and its stack */
+	AFTER_EXITSYSCALL, /* back from a syscall without a P (exitsyscall0) */
+	AFTER_HANDOFF, /* about to enter a syscall on an adopted thread: move
+			* it to an M of the runtime's (see proc.c) */
 };
 
 struct gor_m {
@@ -257,6 +260,8 @@ struct gor_m {
 	struct gor_g *aftergp;
 	bool (*unlockf)(struct gor_g *, void *);
 	void *unlockarg;
+	struct gor_p *oldp;     /* the P curg left when it entered a syscall */
+	uint32_t syscalldepth;  /* curg's gor_syscall_enter nesting */
 	void *g0stack_map;      /* mmap'd g0 stack of an adopted thread */
 	size_t g0stack_len;
 	unsigned g0stack_vgid;  /* valgrind's id for it */
@@ -289,6 +294,8 @@ struct gor_p {
 	char *gslab, *gslabend;  /* bump allocator for new Gs */
 	/* statistics: written by the owner only (load+store), read by anyone */
 	atomic_u64 ncreated, nexited, nswitch, nsteal, npark, npreempt;
+	/* bumped by each entersyscall, so that sysmon tells calls apart */
+	atomic_u32 syscalltick;
 };
 
 struct sched {
@@ -390,6 +397,54 @@ void goready_from_timer(void *arg, int64_t now);
 void wake_timedsleeper(int64_t when);
 /* Whether schedinit has run (dumps before that have nothing to show). */
 bool runtime_is_started(void);
+
+/* System calls (proc.c). sysmon's retake of a P that has stayed in
+ * P_SYSCALL for a whole sysmon tick: hands it off if that is worth it
+ * (work is waiting, nobody else is looking for work, or longcall: the
+ * call has lasted 10 ms). True if it took the P. */
+bool retakesyscall(struct gor_p *pp, bool longcall);
+/* Ends gp's syscall bracket however deep it is nested: a goroutine or an
+ * adopted thread that ends inside one. */
+void exitsyscall_all(struct gor_g *gp);
+
+/* ---- sysmon.c ------------------------------------------------------------ */
+
+/* Starts the sysmon thread (schedinit). */
+void sysmon_start(void);
+/* Set, under sched.lock, while sysmon sleeps because every P is idle;
+ * whoever takes a P off the idle list then wakes it (sysmonwake, under
+ * sched.lock). */
+extern atomic_u32 sysmonwait;
+void sysmonwake(void);
+/* The netpoller's part of sysmon: a non-blocking poll if nobody has
+ * polled for 10 ms, readying what it finds. sysmon.c has a weak no-op
+ * that the netpoller's definition replaces. */
+void netpoll_sysmon_poll(int64_t now);
+
+/*
+ * Cooperative preemption. sysmon sets gp->preempt on a goroutine that has
+ * held its P for 10 ms; the goroutine yields at its next call to one of
+ * the runtime's entry points that check (listed in sysmon.c). The check
+ * is one load and a branch that is almost never taken: of gp->preempt
+ * where the entry point has the current G at hand, else of preemptpending
+ * (set by sysmon while some goroutine has held its P for 10 ms), so that
+ * the G is looked up only then.
+ */
+void gopreempt(struct gor_g *gp);
+extern atomic_u32 preemptpending;
+void preemptcheck_slow(void);
+
+static inline void preemptcheck(struct gor_g *gp)
+{
+	if (unlikely(atomic_load_u8(&gp->preempt)))
+		gopreempt(gp);
+}
+
+static inline void preemptcheck_self(void)
+{
+	if (unlikely(atomic_load_u32(&preemptpending)))
+		preemptcheck_slow();
+}
 extern atomic_ptr allglist;
 
 

@@ -370,7 +370,7 @@ static int selectnocases(bool block, int64_t deadline)
 
 static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	size_t live;
 	int one = -1;
 	if (countcases(cases, n, &live, &one) < 0)

@@ -58,6 +58,7 @@ int64_t nanotime(void)
 
 int64_t gor_now(void)
 {
+	preemptcheck_self();
 	return nanotime();
 }
 

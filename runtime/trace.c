@@ -34,12 +34,14 @@
  * there too, so that the fastest path pays for one hook, not two),
  * gosched_from's switch to g0 (traceGoStop), goready (traceGoUnpark),
  * runqsteal (traceProcSteal), handoffp, procresize, and adopt/dropm for
- * threads' own goroutines; time.c: checktimers (traceTimerFire). Every
- * hook that makes a goroutine runnable records before it is published,
- * so that no other M can start it before the event's time. Who calls
- * traceGoSysCall, traceGoSysExit, traceGoPreempt and traceNetpollWake:
- * entersyscall, exitsyscall, the preemption point and the netpoller, once
- * they exist.
+ * threads' own goroutines; time.c: checktimers (traceTimerFire);
+ * entersyscall and exitsyscall (traceGoSysCall, traceGoSysExit;
+ * traceGoStop when gor_syscall_enter moves a goroutine off an adopted
+ * thread), sysmon.c: gopreempt (traceGoPreempt); proc.c's netpollready,
+ * for each goroutine the netpoller readies (traceNetpollWake, then
+ * traceGoUnpark). Every hook that makes a goroutine runnable records
+ * before it is published, so that no other M can start it before the
+ * event's time.
  *
  * The clock. On x86-64 the TSC (rdtsc, ~10 ns here against ~25 ns for
  * clock_gettime through the vDSO), but only when the kernel itself uses
@@ -357,7 +359,7 @@ static enum trace_stop stopwhy(struct gor_g *gp, uint8_t after)
 		return TRACE_STOP_BLOCK;
 	if (after == AFTER_EXIT)
 		return TRACE_STOP_EXIT;
-	return gp->preempt ? TRACE_STOP_PREEMPT : TRACE_STOP_YIELD;
+	return atomic_load_u8(&gp->preempt) ? TRACE_STOP_PREEMPT : TRACE_STOP_YIELD;
 }
 
 void traceGoStop(struct gor_g *gp, uint8_t after)

@@ -165,6 +165,19 @@ static inline void tu_wait_expired(void)
 		}                                                            \
 	} while (0)
 
+/* gor_dump's output as a malloc'd string (the caller frees it). */
+static inline char *tu_dump(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	gor_dump(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
 /* Starts a goroutine, failing the test if gor_go does. */
 #define TU_GO(fn, arg)                                                       \
 	do {                                                                 \
