@@ -11,9 +11,12 @@
  * goroutine code only while it holds a P, so at most MAXPROCS threads run
  * goroutines at any instant. New and readied goroutines go to the current
  * P's local queue (runnext first), overflow to the global queue; an M that
- * runs out of work takes from the global queue, then steals half of
- * another P's queue, then gives up its P and sleeps on a futex. At most
- * one sleeping M has a timeout: the earliest timer of any P.
+ * runs out of work takes from the global queue, polls the fds goroutines
+ * wait on (netpoll.c) without blocking, then steals half of another P's
+ * queue, then gives up its P and sleeps on a futex. At most one sleeping
+ * M has a timeout, the earliest timer of any P, and while goroutines wait
+ * on fds it sleeps in the poller instead, which wakes it for both; the
+ * goroutines the poller readies are injected onto idle Ps (injectglist).
  *
  * Spinning. An M looking for work with a P but finding none yet is
  * "spinning" (sched.nmspinning counts them). wakep starts a spinning M only
@@ -54,7 +57,7 @@
  * Locking rules:
  *   sched.lock: midle/nmidle, pidle (npidle is also read without it),
  *     global run queue, global G free list, allm, m->idle, stop-the-world
- *     state, the timed sleeper.
+ *     state, the timed sleeper (and whether it polls).
  *   P run queues: lock-free. runqtail is written by the owner only,
  *     runqhead is advanced by CAS by the owner and thieves, slots are
  *     written by the owner only at tail and read by thieves before their
@@ -1317,16 +1320,20 @@ static void sleep_without_p(struct gor_m *mp)
 
 /* Wakes the timed sleeper if `when` is earlier than it planned to wake,
  * or gets an M going if nobody sleeps with a timeout (Go's
- * wakeNetPoller). Called when a timer becomes its P's earliest. */
+ * wakeNetPoller). Called when a timer becomes its P's earliest. A sleeper
+ * on its note gives up its place at once; one in the poller keeps it
+ * until it is out, so that no second M blocks in the poller meanwhile
+ * (the poller's wake-up signal serves one blocked M at a time). */
 void wake_timedsleeper(int64_t when)
 {
 	lock(&sched.lock);
 	struct gor_m *ts = sched.timedsleeper;
 	if (ts && sched.timedsleep_until > when) {
-		sched.timedsleeper = NULL;
 		bool polls = sched.timedsleep_polls;
-		if (!polls)
+		if (!polls) {
+			sched.timedsleeper = NULL;
 			notewakeup(&ts->park);
+		}
 		unlock(&sched.lock);
 		if (polls)
 			netpollBreak();
