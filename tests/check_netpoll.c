@@ -17,11 +17,21 @@
 
 /* ---- parking and waking ---------------------------------------------------- */
 
+/* Writers that run a little later; writers_done counts them back, so that
+ * their fd is not closed under them. */
+static atomic_int writers_done;
+
 static void write_later(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	gor_sleep(10 * GOR_MILLISECOND);
 	gor_write(fd, "hello", 5);
+	atomic_fetch_add(&writers_done, 1);
+}
+
+static void wait_writers(int n)
+{
+	TU_WAIT_UNTIL(atomic_load(&writers_done) == n, "%d of %d writers done", atomic_load(&writers_done), n);
 }
 
 /* Parks in gor_read on fd until its writer goes away. */
@@ -46,6 +56,7 @@ START_TEST(test_pipe_wakes_reader)
 	ck_assert_msg(s1.netpoll_wakeups > s0.netpoll_wakeups, "netpoll_wakeups %llu -> %llu",
 		      (unsigned long long)s0.netpoll_wakeups, (unsigned long long)s1.netpoll_wakeups);
 	ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+	wait_writers(1);
 	ck_assert_int_eq(gor_fd_close(p[0]), 0);
 	ck_assert_int_eq(gor_fd_close(p[1]), 0);
 }
@@ -314,6 +325,7 @@ static void write_byte_later(void *arg)
 {
 	gor_sleep(20 * GOR_MILLISECOND);
 	gor_write((int)(intptr_t)arg, "z", 1);
+	atomic_fetch_add(&writers_done, 1);
 }
 
 START_TEST(test_wait_fd)
@@ -350,6 +362,7 @@ START_TEST(test_wait_fd)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(gor_wait_fd(p[0], 4, GOR_NEVER), -1);
 	ck_assert_int_eq(errno, EINVAL);
+	wait_writers(2);
 	gor_fd_close(p[0]);
 	gor_fd_close(p[1]);
 	gor_fd_close(sv[0]);
@@ -604,6 +617,9 @@ START_TEST(test_timers_fds_main)
 		      atomic_load(&mix_done), NSLEEPERS + 2 * NPAIRS);
 	ck_assert_int_eq(atomic_load(&mix_errs), 0);
 	gor_fd_close(idle[1]);
+	for (int pair = 0; pair < NPAIRS; pair++)
+		for (int k = 0; k < 4; k++)
+			gor_fd_close(mixpipes[pair][k / 2][k % 2]);
 }
 END_TEST
 
