@@ -62,9 +62,11 @@
  * Locking rules:
  *   pd->lock (a runtime lock, never held across a switch): state, issock
  *     and registration; seq increments; installing and removing G|BOTH
- *     values. Lock order: pd->lock, then a P's timer lock and sched.lock
- *     (the commit adds its timer under it); nothing takes pd->lock while
- *     holding those.
+ *     values. It is innermost: the only lock taken under it is initlock
+ *     (the first registration starts the backend), and goroutines are
+ *     readied, timers added and the poller woken only after it is
+ *     released. Deadline timers take it from their timer function, which
+ *     runs with no lock held.
  *   state is published with release order after issock is written, and
  *     read with acquire order; seq is atomic; rg and wg are changed only
  *     by CAS or swap (full order).
