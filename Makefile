@@ -1,6 +1,7 @@
 # gor - goroutines for C. The only build system.
 #
 #   make              build/libgor.a, build/libgor.so, build/gor.pc, tools, samples
+#                     (tools: build/tools/gor-trace, which reads GOR_TRACE files)
 #   make demo         build and run the first sample (fib on 8 goroutines, P=1 vs P=N)
 #   make test         the Check suites
 #   make check-valgrind check-asan check-tsan check-aarch64 check-ao
@@ -40,7 +41,7 @@ CFLAGS_COMMON += -DGOR_VALGRIND
 endif
 endif
 
-LIB_CFLAGS := $(CFLAGS_COMMON) -fPIC -fvisibility=hidden -Iruntime
+LIB_CFLAGS := $(CFLAGS_COMMON) -fPIC -fno-plt -fvisibility=hidden -Iruntime
 LIBS       := -pthread -ldl
 
 RT_SRC  := $(sort $(wildcard runtime/*.c))
@@ -58,16 +59,25 @@ else
 CHECK_LIBS := -L/usr/lib/$(ARCH)-linux-gnu -lcheck_pic -lsubunit -lm -lrt
 endif
 
+# jansson parses trace JSON for gor-trace and the trace tests.
+ifeq ($(ARCH),$(NATIVE))
+JSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+else
+JSON_LIBS := -L/usr/lib/$(ARCH)-linux-gnu -ljansson
+endif
+GT_SRC := $(sort $(wildcard tools/gor-trace/*.c))
+GT_LIB := $(filter-out tools/gor-trace/main.c,$(GT_SRC))
+
 TEST_SRC  := $(sort $(wildcard tests/check_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 SAMPLE_SRC := $(sort $(wildcard samples/*.c))
 SAMPLE_BIN := $(SAMPLE_SRC:samples/%.c=$(B)/samples/%)
 
-.PHONY: all lib test check-valgrind check-asan check-tsan check-aarch64 check-ao \
-        check-clang check-kqueue bench demo clean install deps-test deps-ci
+.PHONY: all lib tools test check-valgrind check-asan check-tsan check-aarch64 check-ao \
+        check-clang check-kqueue bench demo clean install deps-test deps-ci deps-tools
 .DELETE_ON_ERROR:
 
-all: lib $(SAMPLE_BIN)
+all: lib tools $(SAMPLE_BIN)
 
 lib: $(B)/libgor.a $(B)/libgor.so $(B)/gor.pc
 
@@ -92,6 +102,15 @@ $(B)/gor.pc: gor.pc.in
 	@mkdir -p $(B)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
+tools: $(B)/tools/gor-trace
+
+deps-tools:
+	@tools/deps.sh libjansson-dev pkg-config
+
+$(B)/tools/gor-trace: $(GT_SRC) tools/gor-trace/gortrace.h | deps-tools
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(GT_SRC) -o $@ $(LDFLAGS_SAN) $(JSON_LIBS) -lm
+
 $(B)/samples/%: samples/%.c $(B)/libgor.a include/gor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $< -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(LIBS) -lm
@@ -108,12 +127,25 @@ $(B)/tests/check_context: tests/check_context.c $(B)/obj/asm/$(ARCH).o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Iruntime $^ -o $@ $(LDFLAGS_SAN) $(CHECK_LIBS) $(LIBS)
 
+# The trace suites parse JSON; check_trace also links gor-trace's model
+# and text output to compare them with tests/data/ (no exec: it runs
+# under qemu too).
+$(B)/tests/check_trace: tests/check_trace.c tests/testutil.h $(GT_LIB) tools/gor-trace/gortrace.h \
+                        $(B)/libgor.a include/gor.h | deps-tools
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Iruntime -Itools/gor-trace -DGOR_TESTDATA='"$(CURDIR)/tests/data"' \
+	  $< $(GT_LIB) -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(CHECK_LIBS) $(JSON_LIBS) $(LIBS) -lm
+
+$(B)/tests/check_schedtrace: tests/check_schedtrace.c tests/testutil.h $(B)/libgor.a include/gor.h | deps-tools
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Iruntime $< -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(CHECK_LIBS) $(JSON_LIBS) $(LIBS)
+
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libgor.a include/gor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Iruntime $< -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(CHECK_LIBS) $(LIBS)
 
 deps-test:
-	@tools/deps.sh check pkg-config
+	@tools/deps.sh check pkg-config libjansson-dev
 
 # RUNNER prefixes every test binary (valgrind, qemu).
 test: deps-test
@@ -145,7 +177,7 @@ check-kqueue:
 	@$(MAKE) --no-print-directory test B=build/kqueue NETPOLL=kqueue
 
 check-aarch64:
-	@tools/deps.sh gcc-aarch64-linux-gnu qemu-user check:arm64 libsubunit-dev:arm64
+	@tools/deps.sh gcc-aarch64-linux-gnu qemu-user check:arm64 libsubunit-dev:arm64 libjansson-dev:arm64
 	@$(MAKE) --no-print-directory test B=build/aarch64 CC=aarch64-linux-gnu-gcc \
 	  RUNNER="env GOR_STACK_GUARD=mprotect qemu-aarch64 -L /"
 

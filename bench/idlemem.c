@@ -30,13 +30,17 @@ static void idler(void *arg)
 
 int main(int argc, char **argv)
 {
-	long long p = 1, n = 100000;
+	long long p = 1, n = 100000, stack = 0;
 
 	BENCH_FLAGS(argc, argv,
 		    { "p", BENCH_INT, &p, "MAXPROCS (GOMAXPROCS)" },
-		    { "n", BENCH_INT, &n, "goroutines" });
+		    { "n", BENCH_INT, &n, "goroutines" },
+		    { "stack", BENCH_INT, &stack, "gor_attr.stack_size (0: the default)" });
 	bench_positive("p", p);
 	bench_positive("n", n);
+	if (stack < 0)
+		bench_fail("-stack must be >= 0");
+	gor_attr attr = {.stack_size = (size_t)stack, .name = NULL};
 	gor_maxprocs((int)p);
 
 	gor_chan **chans = malloc((size_t)n * sizeof *chans);
@@ -53,7 +57,7 @@ int main(int argc, char **argv)
 		if (!ch)
 			bench_fail("gor_chan_make #%lld: %s", i, strerror(errno));
 		chans[i] = ch;
-		if (gor_go(idler, ch) != 0)
+		if (gor_go_attr(&attr, idler, ch) != 0)
 			bench_fail("gor_go #%lld: %s", i, strerror(errno));
 	}
 	gor_wg_wait(&started);
@@ -71,9 +75,9 @@ int main(int argc, char **argv)
 	if (atomic_load(&bad) != 0)
 		bench_fail("%ld goroutines got a value instead of a close", atomic_load(&bad));
 	double nn = (double)n;
-	printf("idlemem/P%lld: %.2f ns/op goroutines=%lld bytes_per_g=%.0f create_ms=%.1f release_ns_per_g=%.1f rss_before_kb=%lld rss_after_kb=%lld\n",
+	printf("idlemem/P%lld: %.2f ns/op goroutines=%lld bytes_per_g=%.0f stack=%lld create_ms=%.1f release_ns_per_g=%.1f rss_before_kb=%lld rss_after_kb=%lld\n",
 	       p, (double)create / nn, n, (double)(rss1 - rss0) * 1024 / nn,
-	       (double)create / 1e6, (double)release / nn, rss0, rss1);
+	       stack, (double)create / 1e6, (double)release / nn, rss0, rss1);
 	for (long long i = 0; i < n; i++)
 		gor_chan_free(chans[i]);
 	free(chans);

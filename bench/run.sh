@@ -43,7 +43,7 @@ CC=${CC:-cc}
 QUIET_PCT=${QUIET_PCT:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 
-ALL="yield spawn pingpong prodcons select threadring idlemem skynet sleepers cpupar mutex echo"
+ALL="yield spawn pingpong prodcons select threadring idlemem idlemem2k skynet sleepers sleepers2k cpupar mutex echo"
 if [ -n "${BENCH:-}" ]; then
 	SEL=""
 	FLOOR=0
@@ -60,9 +60,21 @@ else
 	FLOOR=1
 fi
 
+# src W: the program of workload W. idlemem2k and sleepers2k are idlemem
+# and sleepers with 2 KiB goroutine stacks (gor_attr.stack_size), as Go's
+# are, beside Go's same programs.
+src() {
+	case $1 in
+	idlemem2k) echo idlemem ;;
+	sleepers2k) echo sleepers ;;
+	*) echo "$1" ;;
+	esac
+}
+
 # configs W: the MAXPROCS values, primary first.
 configs() {
 	case $1 in
+	idlemem2k) echo "1" ;;
 	prodcons | mutex) echo "2 1" ;;
 	*) echo "1 2" ;;
 	esac
@@ -77,6 +89,7 @@ args() {
 		esac
 		return 0
 	fi
+	case $1/$2 in gor/idlemem2k | gor/sleepers2k) echo "-stack 2048" ;; esac
 	[ "$MODE" = quick ] || return 0
 	case $2 in
 	yield) echo "-n 1000000" ;;
@@ -85,7 +98,7 @@ args() {
 	prodcons) echo "-n 2000000" ;;
 	select) echo "-n 300000" ;;
 	threadring) echo "-n 1000000" ;;
-	idlemem) echo "-n 50000" ;;
+	idlemem | idlemem2k) echo "-n 50000" ;;
 	mutex) echo "-n 1000000" ;;
 	echo) echo "-m 200" ;;
 	esac
@@ -94,8 +107,8 @@ args() {
 # metric W: "KEY UNIT" of the table's figure (KEY ns/op is the 2nd field).
 metric() {
 	case $1 in
-	idlemem) echo "bytes_per_g B/goroutine" ;;
-	skynet | sleepers) echo "total_ms ms" ;;
+	idlemem | idlemem2k) echo "bytes_per_g B/goroutine" ;;
+	skynet | sleepers | sleepers2k) echo "total_ms ms" ;;
 	cpupar) echo "wall_ms ms" ;;
 	*) echo "ns/op ns/op" ;;
 	esac
@@ -105,8 +118,8 @@ metric() {
 second() {
 	case $1 in
 	spawn | skynet) echo peak_rss_kb ;;
-	idlemem) echo ns/op ;;
-	sleepers) echo spawn_ms ;;
+	idlemem | idlemem2k) echo ns/op ;;
+	sleepers | sleepers2k) echo spawn_ms ;;
 	threadring | pingpong | prodcons | select | mutex | yield) echo total_ms ;;
 	echo) echo rt_per_s p50_us p99_us ;;
 	esac
@@ -146,7 +159,7 @@ cbuild() { # cbuild NAME EXTRA... : bench/NAME.c -> $OUT/NAME
 }
 
 echo "bench: building into $OUT" >&2
-for w in $SEL; do
+for w in $(for w in $SEL; do src "$w"; done | sort -u); do
 	cbuild "$w" "$B/libgor.a"
 	if has_pthread "$w"; then cbuild "pthread_$w"; fi
 done
@@ -165,7 +178,7 @@ if command -v go >/dev/null 2>&1; then
 	if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ]; then
 		export GOCACHE="$OUT/go-cache"
 	fi
-	for w in $SEL; do
+	for w in $(for w in $SEL; do src "$w"; done | sort -u); do
 		if ! (cd "$ROOT/bench/go" && GOFLAGS=-mod=mod GOPROXY=off go build -o "$OUT/go/$w" "./$w"); then
 			rm -f "$OUT/go/$w"
 			fail "go build of bench/go/$w failed"
@@ -201,8 +214,8 @@ gate() {
 run1() {
 	local impl=$1 w=$2 p=$3 bin label rc=0
 	case $impl in
-	gor) bin=$OUT/$w; label=$w ;;
-	go) bin=$OUT/go/$w; label=$w ;;
+	gor) bin=$OUT/$(src "$w"); label=$(src "$w") ;;
+	go) bin=$OUT/go/$(src "$w"); label=$(src "$w") ;;
 	pthread) bin=$OUT/pthread_$w; label=pthread-$w ;;
 	esac
 	[ -x "$bin" ] || return 0 # its build failure is already recorded

@@ -21,22 +21,26 @@ static void sleeper(void *arg)
 
 int main(int argc, char **argv)
 {
-	long long p = 1, n = 100000;
+	long long p = 1, n = 100000, stack = 0;
 
 	d = 10 * GOR_MILLISECOND;
 	BENCH_FLAGS(argc, argv,
 		    { "p", BENCH_INT, &p, "MAXPROCS (GOMAXPROCS)" },
 		    { "n", BENCH_INT, &n, "sleepers" },
-		    { "d", BENCH_DURATION, &d, "sleep (Go duration: 10ms)" });
+		    { "d", BENCH_DURATION, &d, "sleep (Go duration: 10ms)" },
+		    { "stack", BENCH_INT, &stack, "gor_attr.stack_size (0: the default)" });
 	bench_positive("p", p);
 	bench_positive("n", n);
+	if (stack < 0)
+		bench_fail("-stack must be >= 0");
+	gor_attr attr = {.stack_size = (size_t)stack, .name = NULL};
 	gor_maxprocs((int)p);
 
 	if (gor_wg_add(&wg, n) != 0)
 		bench_fail("gor_wg_add: %s", strerror(errno));
 	int64_t t0 = gor_now();
 	for (long long i = 0; i < n; i++)
-		if (gor_go(sleeper, NULL) != 0)
+		if (gor_go_attr(&attr, sleeper, NULL) != 0)
 			bench_fail("gor_go #%lld: %s", i, strerror(errno));
 	int64_t spawn = gor_now() - t0;
 	gor_wg_wait(&wg);
@@ -44,8 +48,8 @@ int main(int argc, char **argv)
 
 	if (el < d)
 		bench_fail("all done in %lld ns, less than the sleep %lld", (long long)el, (long long)d);
-	printf("sleepers/P%lld: %.2f ns/op total_ms=%.2f spawn_ms=%.2f overshoot_ms=%.2f sleepers=%lld\n",
+	printf("sleepers/P%lld: %.2f ns/op total_ms=%.2f spawn_ms=%.2f overshoot_ms=%.2f sleepers=%lld stack=%lld\n",
 	       p, (double)el / (double)n, (double)el / 1e6, (double)spawn / 1e6,
-	       (double)(el - d) / 1e6, n);
+	       (double)(el - d) / 1e6, n, stack);
 	return 0;
 }

@@ -69,10 +69,24 @@ int gor_stats(gor_stats_t *out);
 /* Writes every goroutine (id, name, state, wait reason, creator, stack). */
 void gor_dump(FILE *f);
 
+/* ---- Tracing ---------------------------------------------------------- */
+
+/* With GOR_TRACE=PATH the scheduler records its events from the start and
+ * writes them to PATH as Chrome/Perfetto trace JSON at exit. This stops
+ * recording and writes the file now (later calls, and calls without
+ * GOR_TRACE, do nothing); it returns once the file is complete.
+ * docs/tracing.md describes the format and tools/gor-trace reads it. */
+void gor_trace_stop(void);
+
 /* ---- Goroutines ------------------------------------------------------- */
 
 typedef struct gor_attr {
-	size_t stack_size; /* usable bytes; 0 = default (GOR_STACK or 256 KiB) */
+	size_t stack_size; /* usable bytes; 0 = default (GOR_STACK or 256 KiB).
+			    * 1..16384: a small stack (2, 4, 8 or 16 KiB)
+			    * packed with others and without a guard page:
+			    * an overflow is caught by a canary at the
+			    * goroutine's next switch, after the fact. For
+			    * very many goroutines with shallow calls. */
 	const char *name;  /* shown in dumps and traces; copied; may be NULL */
 } gor_attr;
 
@@ -234,7 +248,9 @@ int gor_listen_tcp(const char *addr, int backlog);
 /* A connected fd; -1 with connect(2)'s errno, ETIMEDOUT, or EINVAL. */
 int gor_dial_tcp(const char *addr, int64_t deadline);
 /* Bracket a call that may block its thread, so that the P can run other
- * goroutines meanwhile (Go's entersyscall/exitsyscall). */
+ * goroutines meanwhile (Go's entersyscall/exitsyscall). Pairs may nest;
+ * an exit without an enter does nothing. In between, call no other gor_
+ * function than gor_now and gor_self. */
 void gor_syscall_enter(void);
 void gor_syscall_exit(void);
 

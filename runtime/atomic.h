@@ -12,10 +12,15 @@
  * Orders used: relaxed (counters, hints), acquire (loads that publish a
  * pointer or a queue slot), release (stores that publish), and full
  * (read-modify-write operations are sequentially consistent in both
- * backends, which is what Go's runtime/internal/atomic gives too).
+ * backends, which is what Go's runtime/internal/atomic gives too). A
+ * sequentially consistent load (atomic_load_sc_u32) pairs with them where
+ * two threads each store a flag and then read the other's: one of them
+ * is then sure to see the other's store. (A fence would do the same, but
+ * gcc's ThreadSanitizer rejects atomic_thread_fence.)
  *
  * Only 32-bit and pointer-width (64-bit on every supported target) cells
- * exist; the runtime needs nothing else.
+ * exist, and a byte cell with relaxed load and store only: a flag that
+ * one thread raises in a structure whose layout is packed (g->preempt).
  */
 #ifndef GOR_ATOMIC_H
 #define GOR_ATOMIC_H
@@ -53,6 +58,15 @@ GOR_ATOMIC_OPS(uint64_t, u64)
 GOR_ATOMIC_OPS(void *, ptr)
 #undef GOR_ATOMIC_OPS
 
+static inline uint32_t atomic_load_sc_u32(const atomic_u32 *a)
+{ return atomic_load_explicit((_Atomic uint32_t *)&a->v, memory_order_seq_cst); }
+
+typedef struct { _Atomic uint8_t v; } atomic_u8;
+static inline uint8_t atomic_load_u8(const atomic_u8 *a)
+{ return atomic_load_explicit((_Atomic uint8_t *)&a->v, memory_order_relaxed); }
+static inline void atomic_store_u8(atomic_u8 *a, uint8_t x)
+{ atomic_store_explicit(&a->v, x, memory_order_relaxed); }
+
 /* Returns the new value, as Go's atomic.Xadd does. */
 static inline uint32_t atomic_add_u32(atomic_u32 *a, int32_t d)
 { return atomic_fetch_add(&a->v, (uint32_t)d) + (uint32_t)d; }
@@ -75,6 +89,7 @@ typedef struct { volatile AO_t v; } atomic_ptr;
 
 static inline uint32_t atomic_load_u32(const atomic_u32 *a) { return AO_int_load(&a->v); }
 static inline uint32_t atomic_load_acq_u32(const atomic_u32 *a) { return AO_int_load_acquire(&a->v); }
+static inline uint32_t atomic_load_sc_u32(const atomic_u32 *a) { return AO_int_load_full(&a->v); }
 static inline void atomic_store_u32(atomic_u32 *a, uint32_t x) { AO_int_store(&a->v, x); }
 static inline void atomic_store_rel_u32(atomic_u32 *a, uint32_t x) { AO_int_store_release(&a->v, x); }
 static inline bool atomic_cas_u32(atomic_u32 *a, uint32_t o, uint32_t n)
@@ -111,6 +126,10 @@ static inline bool atomic_cas_rel_ptr(atomic_ptr *a, void *o, void *n)
 static inline void *atomic_xchg_ptr(atomic_ptr *a, void *x)
 { void *o; do o = (void *)AO_load(&a->v); while (!AO_compare_and_swap_full(&a->v, (AO_t)o, (AO_t)x)); return o; }
 static inline void atomic_fence(void) { AO_nop_full(); }
+
+typedef struct { volatile unsigned char v; } atomic_u8;
+static inline uint8_t atomic_load_u8(const atomic_u8 *a) { return AO_char_load(&a->v); }
+static inline void atomic_store_u8(atomic_u8 *a, uint8_t x) { AO_char_store(&a->v, x); }
 
 #endif /* GOR_ATOMICS_AO */
 

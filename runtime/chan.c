@@ -67,6 +67,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "switch.h"
 
 enum { CHAN_ALIGN = 64 };
 
@@ -82,22 +83,6 @@ static inline int seterr(int e)
 {
 	errno = e;
 	return -1;
-}
-
-static inline void *chanbuf(struct gor_chan *c, size_t i)
-{
-	return c->buf + i * c->elemsize;
-}
-
-/* Zero-size elements may come with NULL pointers, and memcpy's pointers
- * must be valid even for 0 bytes. */
-static inline void copyelem(struct gor_chan *c, void *dst, const void *src)
-{
-	size_t n = c->elemsize;
-	if (n == sizeof(uint64_t)) /* the common case, as a move, not a call */
-		memcpy(dst, src, sizeof(uint64_t));
-	else if (n)
-		memcpy(dst, src, n);
 }
 
 void chan_zero(struct gor_chan *c, void *ep)
@@ -122,45 +107,6 @@ static inline bool chan_empty(struct gor_chan *c)
 
 /* ---- wait queues, under the channel lock ------------------------------ */
 
-void waitq_enqueue(struct waitq *q, struct sudog *sg)
-{
-	struct sudog *last = q->last;
-	sg->next = NULL;
-	sg->prev = last;
-	if (last)
-		last->next = sg;
-	else
-		atomic_store_rel_ptr(&q->first, sg);
-	q->last = sg;
-}
-
-/*
- * Takes the first sudog that can still be woken. A select's goroutine
- * has a sudog on each of its channels and only the first waker to claim
- * g->selectdone may complete it; a sudog whose select was already won
- * elsewhere is dropped here and left with next == prev == NULL, which
- * tells its owner's waitq_remove that it is gone.
- */
-struct sudog *waitq_dequeue(struct waitq *q)
-{
-	for (;;) {
-		struct sudog *sg = atomic_load_ptr(&q->first);
-		if (sg == NULL)
-			return NULL;
-		struct sudog *y = sg->next;
-		if (y == NULL) {
-			q->last = NULL;
-		} else {
-			y->prev = NULL;
-			sg->next = NULL;
-		}
-		atomic_store_rel_ptr(&q->first, y);
-		if (sg->isselect && !atomic_cas_u32(&sg->g->selectdone, 0, 1))
-			continue;
-		return sg;
-	}
-}
-
 /* Unlinks sg wherever it is in q; nothing if it was dequeued already. */
 void waitq_remove(struct waitq *q, struct sudog *sg)
 {
@@ -180,59 +126,6 @@ void waitq_remove(struct waitq *q, struct sudog *sg)
 
 /* ---- the operations, under the channel lock --------------------------- */
 
-/* Marks sg's wait as over; the caller readies the goroutine returned. */
-static struct gor_g *wake(struct sudog *sg, bool success)
-{
-	struct gor_g *gp = sg->g;
-	sg->elem = NULL;
-	sg->success = success;
-	gp->param = sg;
-	return gp;
-}
-
-struct gor_g *chan_sendto(struct gor_chan *c, struct sudog *sg, const void *ep)
-{
-	if (sg->elem)
-		copyelem(c, sg->elem, ep);
-	return wake(sg, true);
-}
-
-struct gor_g *chan_recvfrom(struct gor_chan *c, struct sudog *sg, void *ep)
-{
-	if (c->dataqsiz == 0) {
-		if (ep)
-			copyelem(c, ep, sg->elem);
-	} else {
-		/* A sender waits only on a full buffer: the head we take and
-		 * the tail the sender's value goes to are the same slot. */
-		void *qp = chanbuf(c, c->recvx);
-		if (ep)
-			copyelem(c, ep, qp);
-		copyelem(c, qp, sg->elem);
-		if (++c->recvx == c->dataqsiz)
-			c->recvx = 0;
-		c->sendx = c->recvx;
-	}
-	return wake(sg, true);
-}
-
-void chan_bufput(struct gor_chan *c, const void *ep)
-{
-	copyelem(c, chanbuf(c, c->sendx), ep);
-	if (++c->sendx == c->dataqsiz)
-		c->sendx = 0;
-	atomic_store_rel_u64(&c->qcount, atomic_load_u64(&c->qcount) + 1);
-}
-
-void chan_bufget(struct gor_chan *c, void *ep)
-{
-	if (ep)
-		copyelem(c, ep, chanbuf(c, c->recvx));
-	if (++c->recvx == c->dataqsiz)
-		c->recvx = 0;
-	atomic_store_rel_u64(&c->qcount, atomic_load_u64(&c->qcount) - 1);
-}
-
 /* ---- blocking ----------------------------------------------------------- */
 
 static bool chanparkcommit(struct gor_g *gp, void *c)
@@ -245,7 +138,7 @@ static bool chanparkcommit(struct gor_g *gp, void *c)
 /* Parks the calling goroutine on q; c->lock is held and is released once
  * the goroutine is switched out. True if woken by a value, false by a
  * close. */
-static bool chanpark(struct gor_chan *c, struct waitq *q, void *ep, enum waitreason r)
+static inline __attribute__((always_inline)) bool chanpark(struct gor_chan *c, struct waitq *q, void *ep, enum waitreason r)
 {
 	struct sudog sg = {.g = getg(), .elem = ep, .c = c};
 	waitq_enqueue(q, &sg);
@@ -260,7 +153,7 @@ static _Noreturn void blockforever(enum waitreason r)
 		gopark(NULL, NULL, r, NULL);
 }
 
-enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
+__attribute__((always_inline)) inline enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
 {
 	if (!block && !atomic_load_u32(&c->closed) && chan_full(c))
 		return CHAN_WOULDBLOCK;
@@ -288,7 +181,7 @@ enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
 	return chanpark(c, &c->sendq, (void *)ep, WAIT_CHAN_SEND) ? CHAN_OK : CHAN_CLOSED;
 }
 
-enum chan_result chanrecv(struct gor_chan *c, void *ep, bool block)
+__attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_chan *c, void *ep, bool block)
 {
 	if (!block && chan_empty(c)) {
 		if (!atomic_load_acq_u32(&c->closed))
@@ -368,7 +261,7 @@ struct gor_chan *chan_make_timer(size_t elemsize, size_t cap)
 
 int gor_send(gor_chan *c, const void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (unlikely(c == NULL))
 		blockforever(WAIT_CHAN_SEND_NIL);
 	if (unlikely(elem == NULL && c->elemsize))
@@ -378,7 +271,7 @@ int gor_send(gor_chan *c, const void *elem)
 
 int gor_recv(gor_chan *c, void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (unlikely(c == NULL))
 		blockforever(WAIT_CHAN_NIL);
 	return chanrecv(c, elem, true) == CHAN_OK;
@@ -386,7 +279,7 @@ int gor_recv(gor_chan *c, void *elem)
 
 int gor_try_send(gor_chan *c, const void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (c == NULL || (elem == NULL && c->elemsize))
 		return seterr(EINVAL);
 	switch (chansend(c, elem, false)) {
@@ -401,7 +294,7 @@ int gor_try_send(gor_chan *c, const void *elem)
 
 int gor_try_recv(gor_chan *c, void *elem)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	if (c == NULL)
 		return seterr(EINVAL);
 	switch (chanrecv(c, elem, false)) {
@@ -456,11 +349,11 @@ int gor_close(gor_chan *c)
 	struct sudog *sg;
 	while ((sg = waitq_dequeue(&c->recvq)) != NULL) {
 		chan_zero(c, sg->elem);
-		wake(sg, false);
+		chan_wake(sg, false);
 		sglist_push(&woken, sg);
 	}
 	while ((sg = waitq_dequeue(&c->sendq)) != NULL) {
-		wake(sg, false);
+		chan_wake(sg, false);
 		sglist_push(&woken, sg);
 	}
 	unlock(&c->lock);

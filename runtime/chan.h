@@ -10,7 +10,11 @@
 #ifndef GOR_CHAN_H
 #define GOR_CHAN_H
 
+#include <string.h>
+
 #include "runtime.h"
+
+#pragma GCC visibility push(hidden)
 
 /* A FIFO of sudogs. first is atomic because the lock-free checks of the
  * try-operations look at it; everything else is under the channel lock. */
@@ -41,19 +45,126 @@ struct gor_chan {
 /* What the internal operations report. */
 enum chan_result { CHAN_OK, CHAN_WOULDBLOCK, CHAN_CLOSED };
 
-/* Wait queues and hand-offs, for select.c; all need c->lock held. */
-void waitq_enqueue(struct waitq *q, struct sudog *sg);
-struct sudog *waitq_dequeue(struct waitq *q);
+/*
+ * Wait queues, hand-offs and the buffer, shared by chan.c and select.c;
+ * all need c->lock held. Inline: they are the channel fast paths, a few
+ * instructions each, and a call apiece was a good part of a hand-off.
+ */
+
+static inline void *chanbuf(struct gor_chan *c, size_t i)
+{
+	return c->buf + i * c->elemsize;
+}
+
+/* Zero-size elements may come with NULL pointers, and memcpy's pointers
+ * must be valid even for 0 bytes. */
+static inline void copyelem(struct gor_chan *c, void *dst, const void *src)
+{
+	size_t n = c->elemsize;
+	if (n == sizeof(uint64_t)) /* the common case, as a move, not a call */
+		memcpy(dst, src, sizeof(uint64_t));
+	else if (n)
+		memcpy(dst, src, n);
+}
+
+static inline void waitq_enqueue(struct waitq *q, struct sudog *sg)
+{
+	struct sudog *last = q->last;
+	sg->next = NULL;
+	sg->prev = last;
+	if (last)
+		last->next = sg;
+	else
+		atomic_store_rel_ptr(&q->first, sg);
+	q->last = sg;
+}
+
+/*
+ * Takes the first sudog that can still be woken. A select's goroutine
+ * has a sudog on each of its channels and only the first waker to claim
+ * g->selectdone may complete it; a sudog whose select was already won
+ * elsewhere is dropped here and left with next == prev == NULL, which
+ * tells its owner's waitq_remove that it is gone.
+ */
+static inline struct sudog *waitq_dequeue(struct waitq *q)
+{
+	for (;;) {
+		struct sudog *sg = atomic_load_ptr(&q->first);
+		if (sg == NULL)
+			return NULL;
+		struct sudog *y = sg->next;
+		if (y == NULL) {
+			q->last = NULL;
+		} else {
+			y->prev = NULL;
+			sg->next = NULL;
+		}
+		atomic_store_rel_ptr(&q->first, y);
+		if (sg->isselect && !atomic_cas_u32(&sg->g->selectdone, 0, 1))
+			continue;
+		return sg;
+	}
+}
+
 void waitq_remove(struct waitq *q, struct sudog *sg);
 
-/* Hand a value to (or take one from) the parked goroutine of sg, which
- * was just dequeued; return that goroutine, for goready once the caller
- * has dropped its locks. */
-struct gor_g *chan_sendto(struct gor_chan *c, struct sudog *sg, const void *ep);
-struct gor_g *chan_recvfrom(struct gor_chan *c, struct sudog *sg, void *ep);
-/* Buffer operations; the caller checked there is room / a value. */
-void chan_bufput(struct gor_chan *c, const void *ep);
-void chan_bufget(struct gor_chan *c, void *ep);
+/* chan_sendto and chan_recvfrom hand a value to (or take one from) the
+ * parked goroutine of sg, which was just dequeued, and return that
+ * goroutine, for goready once the caller has dropped its locks. The
+ * buffer operations: the caller checked there is room / a value. */
+/* Marks sg's wait as over; the caller readies the goroutine returned. */
+static inline struct gor_g *chan_wake(struct sudog *sg, bool success)
+{
+	struct gor_g *gp = sg->g;
+	sg->elem = NULL;
+	sg->success = success;
+	gp->param = sg;
+	return gp;
+}
+
+static inline struct gor_g *chan_sendto(struct gor_chan *c, struct sudog *sg, const void *ep)
+{
+	if (sg->elem)
+		copyelem(c, sg->elem, ep);
+	return chan_wake(sg, true);
+}
+
+static inline struct gor_g *chan_recvfrom(struct gor_chan *c, struct sudog *sg, void *ep)
+{
+	if (c->dataqsiz == 0) {
+		if (ep)
+			copyelem(c, ep, sg->elem);
+	} else {
+		/* A sender waits only on a full buffer: the head we take and
+		 * the tail the sender's value goes to are the same slot. */
+		void *qp = chanbuf(c, c->recvx);
+		if (ep)
+			copyelem(c, ep, qp);
+		copyelem(c, qp, sg->elem);
+		if (++c->recvx == c->dataqsiz)
+			c->recvx = 0;
+		c->sendx = c->recvx;
+	}
+	return chan_wake(sg, true);
+}
+
+static inline void chan_bufput(struct gor_chan *c, const void *ep)
+{
+	copyelem(c, chanbuf(c, c->sendx), ep);
+	if (++c->sendx == c->dataqsiz)
+		c->sendx = 0;
+	atomic_store_rel_u64(&c->qcount, atomic_load_u64(&c->qcount) + 1);
+}
+
+static inline void chan_bufget(struct gor_chan *c, void *ep)
+{
+	if (ep)
+		copyelem(c, ep, chanbuf(c, c->recvx));
+	if (++c->recvx == c->dataqsiz)
+		c->recvx = 0;
+	atomic_store_rel_u64(&c->qcount, atomic_load_u64(&c->qcount) - 1);
+}
+
 /* Zeroes a receiver's element (closed channel); ep may be NULL. */
 void chan_zero(struct gor_chan *c, void *ep);
 
@@ -77,5 +188,7 @@ int chan_trysend_from_timer(struct gor_chan *c, const void *elem);
  * while c is alive. Any out pointer may be NULL. False for NULL c. */
 bool chan_describe(struct gor_chan *c, size_t *elemsize, size_t *len, size_t *cap,
 		   bool *closed);
+
+#pragma GCC visibility pop
 
 #endif /* GOR_CHAN_H */

@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#pragma GCC visibility push(hidden)
+
 typedef struct gor_ctx {
 	void *sp;
 } gor_ctx;
@@ -54,5 +56,7 @@ static inline void gor_ctx_frame(const gor_ctx *ctx, void **pc, void **fp)
 	*pc = sp[1];
 #endif
 }
+
+#pragma GCC visibility pop
 
 #endif /* GOR_CONTEXT_H */

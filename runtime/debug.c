@@ -50,7 +50,7 @@ const char *const waitreason_names[WAIT_NREASONS] = {
 	[WAIT_STOPPED] = "stopped",
 };
 
-static const char *const gstatus_names[] = {
+const char *const gstatus_names[G_DEAD + 1] = {
 	[G_IDLE] = "idle", [G_RUNNABLE] = "runnable", [G_RUNNING] = "running",
 	[G_WAITING] = "waiting", [G_SYSCALL] = "syscall", [G_DEAD] = "dead",
 };
@@ -229,7 +229,7 @@ static void dumpall(struct out *o)
 {
 	if (!runtime_is_started())
 		return;
-	int64_t now = coarsetime(); /* the clock of g->waitsince */
+	int64_t now = nanotime();
 	/* allglist is newest first; print oldest first, as Go does, by
 	 * walking it once per id range would cost O(n^2): print in list
 	 * order, which is what a reader scanning for one goroutine needs. */
@@ -255,6 +255,7 @@ void gor_dump(FILE *f)
 
 _Noreturn void gor_fatal(const char *msg, const char *detail)
 {
+	fatal_off_small_stack(msg, detail);
 	struct out o = {.fd = 2};
 	puts_(&o, "gor: fatal error: ");
 	puts_(&o, msg);

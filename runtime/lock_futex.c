@@ -26,7 +26,6 @@
 
 #include "runtime.h"
 
-enum { MUTEX_UNLOCKED, MUTEX_LOCKED, MUTEX_SLEEPING };
 enum { ACTIVE_SPIN = 64, PASSIVE_SPIN = 1 };
 
 static void futexsleep(atomic_u32 *addr, uint32_t val, int64_t ns)
@@ -54,40 +53,38 @@ static inline void cpu_relax(void)
 #endif
 }
 
-void lock(gor_lock *l)
+/* lock's contended path; the uncontended swap is inline in runtime.h. */
+void lock_slow(gor_lock *l, uint32_t v)
 {
-	uint32_t v = atomic_xchg_u32(&l->key, MUTEX_LOCKED);
-	if (likely(v == MUTEX_UNLOCKED))
-		return;
 	/* v is LOCKED or SLEEPING. Whatever we store from now on must not
 	 * downgrade SLEEPING to LOCKED, or a sleeper would never be woken:
 	 * remember the strongest state seen in wait. */
 	uint32_t wait = v;
 	for (;;) {
 		for (int i = 0; i < ACTIVE_SPIN; i++) {
-			while (atomic_load_u32(&l->key) == MUTEX_UNLOCKED)
-				if (atomic_cas_u32(&l->key, MUTEX_UNLOCKED, wait))
+			while (atomic_load_u32(&l->key) == LOCK_UNLOCKED)
+				if (atomic_cas_u32(&l->key, LOCK_UNLOCKED, wait))
 					return;
 			cpu_relax();
 		}
 		for (int i = 0; i < PASSIVE_SPIN; i++) {
-			while (atomic_load_u32(&l->key) == MUTEX_UNLOCKED)
-				if (atomic_cas_u32(&l->key, MUTEX_UNLOCKED, wait))
+			while (atomic_load_u32(&l->key) == LOCK_UNLOCKED)
+				if (atomic_cas_u32(&l->key, LOCK_UNLOCKED, wait))
 					return;
 			sched_yield();
 		}
-		v = atomic_xchg_u32(&l->key, MUTEX_SLEEPING);
-		if (v == MUTEX_UNLOCKED)
+		v = atomic_xchg_u32(&l->key, LOCK_SLEEPING);
+		if (v == LOCK_UNLOCKED)
 			return;
-		wait = MUTEX_SLEEPING;
-		futexsleep(&l->key, MUTEX_SLEEPING, -1);
+		wait = LOCK_SLEEPING;
+		futexsleep(&l->key, LOCK_SLEEPING, -1);
 	}
 }
 
-void unlock(gor_lock *l)
+/* unlock found the key SLEEPING: somebody may wait in futexsleep. */
+void unlock_wake(gor_lock *l)
 {
-	if (atomic_xchg_u32(&l->key, MUTEX_UNLOCKED) == MUTEX_SLEEPING)
-		futexwakeup(&l->key, 1);
+	futexwakeup(&l->key, 1);
 }
 
 void noteclear(note *n)

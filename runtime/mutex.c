@@ -219,4 +219,5 @@ void gor_mutex_unlock(gor_mutex *m)
 	uint32_t new = atomic_add_u32(mstate(m), -MUTEX_LOCKED);
 	if (unlikely(new != 0))
 		unlockslow(m, new);
+	preemptcheck_self(); /* here, not in lock: never yield holding it */
 }

@@ -39,7 +39,9 @@
  * after the switch: the M records what is to be done (m->after, aftergp,
  * unlockf) and every place where a switch returns calls finish_after().
  * Invariant: between setting m->after and finish_after, no other thread
- * can reach aftergp.
+ * can reach aftergp. The switch itself (gopark, gosched_from, fastpick,
+ * execute_prep, gswitch) is in switch.h, inline into every blocking
+ * call: see there why.
  *
  * Threads that call into the runtime on their own (main, or any pthread)
  * are adopted: they get an M whose lockedg is a G running on the thread's
@@ -79,10 +81,12 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "switch.h"
 
 #ifdef GOR_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 #ifdef GOR_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -120,12 +124,8 @@ static void setm(struct gor_m *mp)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static inline void pstat_inc(atomic_u64 *c)
-{
-	atomic_store_u64(c, atomic_load_u64(c) + 1);
-}
 
-static void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
+void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 {
 	char detail[96];
 	snprintf(detail, sizeof detail, "goroutine %llu: status %u, expected %u (to %u)",
@@ -133,20 +133,6 @@ static void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 	gor_fatal("bad goroutine status", detail);
 }
 
-/* Moves gp from status `from` to `to`. With GOR_SCHED_DEBUG the old
- * status is checked, as Go's casgstatus always does; otherwise a store:
- * the hot path pays for no CAS. */
-static inline void casgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
-{
-#ifdef GOR_SCHED_DEBUG
-	if (!atomic_cas_u32(&gp->status, from, to))
-		badgstatus(gp, from, to);
-#else
-	(void)from;
-	(void)badgstatus;
-	atomic_store_rel_u32(&gp->status, to);
-#endif
-}
 
 uint32_t fastrandn(uint32_t n)
 {
@@ -179,62 +165,29 @@ static inline bool runqempty(struct gor_p *pp)
 static void globrunqputbatch(struct gor_g *head, struct gor_g *tail, uint32_t n);
 
 /* Moves half the local queue plus gp to the global queue: the local queue
- * is full. Owner only. False if a thief got in first (retry locally). */
-static bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
+ * is full. Owner only. False if a thief got in first (retry locally).
+ * The slots are read after the CAS that takes them, in place (no copy,
+ * so that a goroutine on a small stack can do this): only the owner ever
+ * writes a slot, and it is here. */
+bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail)
 {
-	struct gor_g *batch[RUNQ_SIZE / 2 + 1];
 	uint32_t n = (tail - head) / 2;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i] = atomic_load_ptr(&pp->runq[(head + i) % RUNQ_SIZE]);
 	if (!atomic_cas_rel_u32(&pp->runqhead, head, head + n))
 		return false;
-	batch[n] = gp;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->schedlink = batch[i + 1];
+	struct gor_g *first = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]), *g1 = first;
+	for (uint32_t i = 1; i < n; i++) {
+		struct gor_g *g2 = atomic_load_ptr(&pp->runq[(head + i) % RUNQ_SIZE]);
+		g1->schedlink = g2;
+		g1 = g2;
+	}
+	g1->schedlink = gp;
 	lock(&sched.lock);
-	globrunqputbatch(batch[0], batch[n], n + 1);
+	globrunqputbatch(first, gp, n + 1);
 	unlock(&sched.lock);
 	return true;
 }
 
-/* Puts gp on pp's queue; next puts it in runnext, kicking the old runnext
- * to the tail. Owner only. */
-static void runqput(struct gor_p *pp, struct gor_g *gp, bool next)
-{
-	if (next) {
-		gp = atomic_xchg_ptr(&pp->runnext, gp);
-		if (gp == NULL)
-			return;
-	}
-	for (;;) {
-		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
-		uint32_t tail = atomic_load_u32(&pp->runqtail);
-		if (tail - head < RUNQ_SIZE) {
-			atomic_store_ptr(&pp->runq[tail % RUNQ_SIZE], gp);
-			atomic_store_rel_u32(&pp->runqtail, tail + 1);
-			return;
-		}
-		if (runqputslow(pp, gp, head, tail))
-			return;
-	}
-}
 
-/* Takes the next G from pp's queue. Owner only. */
-static struct gor_g *runqget(struct gor_p *pp)
-{
-	struct gor_g *next = atomic_load_ptr(&pp->runnext);
-	if (next != NULL && atomic_cas_ptr(&pp->runnext, next, NULL))
-		return next;
-	for (;;) {
-		uint32_t head = atomic_load_acq_u32(&pp->runqhead);
-		uint32_t tail = atomic_load_u32(&pp->runqtail);
-		if (tail == head)
-			return NULL;
-		struct gor_g *gp = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]);
-		if (atomic_cas_rel_u32(&pp->runqhead, head, head + 1))
-			return gp;
-	}
-}
 
 /* Copies half of victim's queue into batch starting at batchhead; returns
  * how many. May take runnext too when stealnext (the last resort). */
@@ -281,6 +234,7 @@ static struct gor_g *runqsteal(struct gor_p *pp, struct gor_p *victim, bool stea
 	if (n == 0)
 		return NULL;
 	pstat_inc(&pp->nsteal);
+	if (unlikely(trace_enabled())) traceProcSteal(pp, victim, n);
 	n--;
 	struct gor_g *gp = atomic_load_ptr(&pp->runq[(tail + n) % RUNQ_SIZE]);
 	if (n > 0)
@@ -351,6 +305,9 @@ static void pidleput(struct gor_p *pp)
 
 static struct gor_p *pidleget(void)
 {
+	/* first, so that nothing lives across the call */
+	if (unlikely(atomic_load_u32(&sysmonwait)) && sched.pidle)
+		sysmonwake();
 	struct gor_p *pp = sched.pidle;
 	if (pp) {
 		sched.pidle = pp->link;
@@ -424,11 +381,16 @@ static struct gor_g *malg(struct gor_p *pp)
 		return gp;
 	}
 	if (pp->gslab + sz > pp->gslabend) {
-		char *slab = mmap(NULL, GSLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *slab = mmap(NULL, GSLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 		if (slab == MAP_FAILED)
 			return NULL;
 		pp->gslab = slab;
 		pp->gslabend = slab + GSLAB;
+#ifdef GOR_ASAN
+		/* Gs point at their malloc'd names: let LeakSanitizer see them
+		 * when a program exits with goroutines alive. */
+		__lsan_register_root_region(slab, GSLAB);
+#endif
 	}
 	gp = (struct gor_g *)pp->gslab;
 	pp->gslab += sz;
@@ -495,115 +457,76 @@ static struct gor_g *gfget(struct gor_p *pp)
 
 /* ---- switching --------------------------------------------------------- */
 
-static void finish_after(struct gor_m *mp);
+static __attribute__((noinline, cold)) void syscallafter(struct gor_m *mp, struct gor_g *gp, uint8_t after);
 static void mready(struct gor_m *mp, struct gor_p *pp);
 static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff);
 
-/* Switches this M from goroutine `from` to `to` (either may be g0) and
- * returns, on from's side, the M that later switches back to it. */
-static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct gor_g *to)
+void canary_fatal(struct gor_g *gp)
 {
-	mp->curg = to == &mp->g0 ? NULL : to;
-	to->m = mp;
-	if (unlikely(!stack_canary_ok(&from->stack)))
-		gor_fatal("stack overflow", "a goroutine's stack canary was overwritten (unguarded stack)");
-#ifdef GOR_ASAN
-	__sanitizer_start_switch_fiber(atomic_load_u32(&from->status) == G_DEAD ? NULL : &from->asan_fake_stack,
-				       to->stack.lo, to->stack.size);
-#endif
-#ifdef GOR_TSAN
-	__tsan_switch_to_fiber(to->tsan_fiber, 0);
-#endif
-	struct gor_m *back = gor_ctx_switch(&from->ctx, &to->ctx, mp);
-#ifdef GOR_ASAN
-	__sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
-#endif
-	return back;
+	char detail[160];
+	snprintf(detail, sizeof detail,
+		 "goroutine %llu%s%s%s: its %zu-byte stack overflowed (canary overwritten; "
+		 "stacks without a guard page are caught only at the next switch)",
+		 (unsigned long long)gp->goid, gp->name ? " \"" : "", gp->name ? gp->name : "",
+		 gp->name ? "\"" : "", gp->stack.size);
+	gor_fatal("stack overflow", detail);
 }
+
+struct fatalmsg { const char *msg, *detail; };
+
+static void fatal_entry(void *transfer)
+{
+	struct fatalmsg *f = transfer;
+	gor_fatal(f->msg, f->detail);
+}
+
+/*
+ * gor_fatal's report takes more stack than a small (2 KiB, unguarded)
+ * goroutine stack has, and after a canary overflow what lies below is
+ * somebody else's: so the report moves to g0's stack, below the frames g0
+ * left when it last switched away (and its red zone). Returns, doing
+ * nothing, when the caller is not on a small goroutine stack.
+ */
+void fatal_off_small_stack(const char *msg, const char *detail)
+{
+	struct gor_m *mp = tls_m_offset ? getm() : NULL;
+	struct gor_g *gp = mp ? mp->curg : NULL;
+	if (gp == NULL || gp->stack.guard != STACK_GUARD_CANARY || mp->g0.ctx.sp == NULL)
+		return;
+	struct fatalmsg f = {msg, detail};
+	gor_ctx fatal, dead;
+	uintptr_t top = ((uintptr_t)mp->g0.ctx.sp - 1024) & ~(uintptr_t)15;
+	mp->curg = NULL; /* from now on, gor_fatal runs on g0 */
+	gor_ctx_make(&fatal, (void *)top, fatal_entry, gor_ctx_fpstate());
+	gor_ctx_switch(&dead, &fatal, &f);
+}
+
 
 static void goentry(void *transfer);
 
-/* Prepares gp to run on mp: binds a stack to a G that has never run. */
-static void execute_prep(struct gor_m *mp, struct gor_g *gp)
+/* execute_prep's cold path: gp has never run, so it gets a stack (unless
+ * it has one already) and a context that starts in goentry. */
+void execute_bind(struct gor_m *mp, struct gor_g *gp)
 {
-	struct gor_p *pp = mp->p;
-	if (gp->ctx.sp == NULL) {
-		if (gp->stack.lo == NULL &&
-		    stackalloc(&pp->stackcache, gp->stacksize, &gp->stack) != 0)
-			gor_fatal("out of memory", "cannot allocate a goroutine stack");
-		gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
+	if (gp->stack.lo == NULL &&
+	    stackalloc(&mp->p->stackcache, gp->stacksize, &gp->stack) != 0)
+		gor_fatal("out of memory", "cannot allocate a goroutine stack");
+	gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
 #ifdef GOR_TSAN
-		if (gp->tsan_fiber == NULL)
-			gp->tsan_fiber = __tsan_create_fiber(0);
+	if (gp->tsan_fiber == NULL)
+		gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
-	}
-	casgstatus(gp, G_RUNNABLE, G_RUNNING);
-	pstat_inc(&pp->nswitch);
 }
 
-/* Why fastpick found nothing. */
-enum { PICK_EMPTY, PICK_SLOW };
 
-/* A G to run next without leaving this goroutine's stack, or NULL with
- * *why = PICK_SLOW when the scheduler proper (on g0) must look: global
- * queue fairness, timers due, stop-the-world, a G bound to another M; or
- * *why = PICK_EMPTY when the local queue is simply empty. */
-static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *why)
-{
-	struct gor_g *gp;
-	*why = PICK_SLOW;
-	if (unlikely(atomic_load_ptr(&mp->readyg) != NULL))
-		return atomic_xchg_ptr(&mp->readyg, NULL);
-	if (unlikely(atomic_load_u32(&sched.gcwaiting)))
-		return NULL;
-	if (unlikely(++mp->schedtick % 61 == 0) && atomic_load_u32(&sched.runqsize) > 0)
-		return NULL;
-	int64_t when0 = (int64_t)atomic_load_u64(&pp->timers.when0);
-	if (unlikely(when0 != INT64_MAX) && when0 <= nanotime())
-		return NULL;
-	gp = runqget(pp);
-	if (gp == NULL) {
-		*why = PICK_EMPTY;
-		return NULL;
-	}
-	if (unlikely(gp->lockedm != NULL && gp->lockedm != mp)) {
-		mp->pendingg = gp; /* g0 hands it over; see schedule */
-		return NULL;
-	}
-	return gp;
-}
 
-/* Switches away from the running goroutine gp, which has been told what
- * happens to it (after), and returns when something resumes it. */
-static void gosched_from(struct gor_g *gp, uint8_t after)
-{
-	struct gor_m *mp = gp->m;
-	struct gor_p *pp = mp->p;
-	int why;
-	struct gor_g *next = fastpick(mp, pp, &why);
-	if (next) {
-		mp->after = after;
-		mp->aftergp = gp;
-		execute_prep(mp, next);
-		mp = gswitch(mp, gp, next);
-	} else if (after == AFTER_RUNQ && why == PICK_EMPTY &&
-		   atomic_load_u32(&sched.runqsize) == 0) {
-		return; /* a yield with nobody to yield to */
-	} else {
-		mp->after = after;
-		mp->aftergp = gp;
-		mp = gswitch(mp, gp, &mp->g0);
-	}
-	finish_after(mp);
-}
+
 
 /* Runs on the side that was switched to: publishes the goroutine that
  * was switched away from (see "Switching" above). */
-static void finish_after(struct gor_m *mp)
+void finish_after_slow(struct gor_m *mp)
 {
 	uint8_t after = mp->after;
-	if (after == AFTER_NONE)
-		return;
 	struct gor_g *gp = mp->aftergp;
 	mp->after = AFTER_NONE;
 	mp->aftergp = NULL;
@@ -636,29 +559,20 @@ static void finish_after(struct gor_m *mp)
 #endif
 		gfput(mp->p, gp);
 		break;
+	default: /* the rare ones, out of line: see "system calls" */
+		syscallafter(mp, gp, after);
+		break;
 	}
 }
 
 /* ---- parking and readying ------------------------------------------- */
 
-void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting)
-{
-	struct gor_g *gp = getg();
-	struct gor_m *mp = gp->m;
-	gp->waitreason = (uint16_t)r;
-	gp->waiting = waiting;
-	gp->waitsince = coarsetime();
-	mp->unlockf = unlockf;
-	mp->unlockarg = arg;
-	gosched_from(gp, AFTER_PARK);
-	gp->waiting = NULL;
-	gp->waitreason = WAIT_NONE;
-}
 
 static void wakep(void);
 
 void goready(struct gor_g *gp, bool next)
 {
+	if (unlikely(trace_enabled())) traceGoUnpark(gp);
 	struct gor_m *mp = getm();
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 	if (unlikely(gp->lockedm != NULL)) {
@@ -844,7 +758,7 @@ static enum deadness checkdead(void)
 			return ALIVE; /* someone will run it: not our business here */
 	}
 	int threads = os_thread_count();
-	if (threads < 0 || threads > sched.mcount + SANITIZER_THREADS)
+	if (threads < 0 || threads > sched.mcount + SANITIZER_THREADS + (int)atomic_load_u32(&nhelperthreads))
 		return MAYBE_DEAD;
 	if (waiting == 0)
 		gor_fatal("no goroutines (main called gor_exit) - deadlock!", NULL);
@@ -939,6 +853,7 @@ static void resetspinning(struct gor_m *mp)
  */
 static void handoffp(struct gor_p *pp)
 {
+	if (unlikely(trace_enabled())) traceProcHandoff(pp);
 	if (!runqempty(pp) || atomic_load_u32(&sched.runqsize) > 0) {
 		startm(pp, false);
 		return;
@@ -1012,7 +927,7 @@ static void stopTheWorld(struct gor_m *mp)
 {
 	lock(&sched.lock);
 	sched.stopwait = (int32_t)atomic_load_u32(&gomaxprocs);
-	atomic_store_u32(&sched.gcwaiting, 1);
+	atomic_xchg_u32(&sched.gcwaiting, 1); /* before looking for P_SYSCALL: see entersyscall */
 	atomic_store_u32(&mp->p->status, P_STOPPED);
 	sched.stopwait--;
 	struct gor_p *pp;
@@ -1022,7 +937,7 @@ static void stopTheWorld(struct gor_m *mp)
 	}
 	for (uint32_t i = 0; i < atomic_load_u32(&gomaxprocs); i++) {
 		pp = allp[i];
-		if (atomic_load_u32(&pp->status) == P_SYSCALL &&
+		if (atomic_load_sc_u32(&pp->status) == P_SYSCALL &&
 		    atomic_cas_u32(&pp->status, P_SYSCALL, P_STOPPED))
 			sched.stopwait--;
 	}
@@ -1135,14 +1050,13 @@ static struct gor_p *procresize(struct gor_m *mp, uint32_t nprocs)
 			runnable = pp;
 		}
 	}
+	if (unlikely(trace_enabled())) traceProcResize(mp, old, nprocs);
 	return runnable;
 }
 
+/* Starts Ms for the Ps procresize found work on; gcwaiting is clear. */
 static void startTheWorld(struct gor_p *runnable)
 {
-	lock(&sched.lock);
-	atomic_store_u32(&sched.gcwaiting, 0);
-	unlock(&sched.lock);
 	while (runnable) {
 		struct gor_p *pp = runnable;
 		runnable = pp->link;
@@ -1208,16 +1122,19 @@ static struct gor_g *stealwork(struct gor_m *mp)
  * Makes the goroutines of a netpoll list runnable (Go's injectglist): as
  * many as there are idle Ps go to the global queue, with an M started
  * for each, and the rest to mp's P; all to the global queue when mp has
- * no P.
+ * no P or is NULL (sysmon, which is no M).
  */
-static void injectglist(struct gor_m *mp, struct gor_g *list)
+void injectglist(struct gor_m *mp, struct gor_g *list)
 {
 	uint32_t n = 0;
-	for (struct gor_g *gp = list; gp; gp = gp->schedlink, n++)
+	for (struct gor_g *gp = list; gp; gp = gp->schedlink, n++) {
+		if (unlikely(trace_enabled()))
+			traceGoUnpark(gp);
 		casgstatus(gp, G_WAITING, G_RUNNABLE);
+	}
 	if (n == 0)
 		return;
-	uint32_t nglobal = mp->p ? atomic_load_u32(&sched.npidle) : n;
+	uint32_t nglobal = mp && mp->p ? atomic_load_u32(&sched.npidle) : n;
 	if (nglobal > n)
 		nglobal = n;
 	if (nglobal > 0) {
@@ -1544,6 +1461,7 @@ static void schedinit(void)
 	if (stack_init() != 0)
 		gor_fatal("cannot start the runtime", "stack_init failed");
 	debug_init();
+	trace_init();
 	pthread_key_create(&threadkey, dropm);
 	uint32_t n = (uint32_t)gor_numcpu();
 	const char *env = getenv("GOR_MAXPROCS");
@@ -1562,7 +1480,9 @@ static void schedinit(void)
 	pidleput(allp[0]);
 	unlock(&sched.lock);
 	(void)runnable; /* no P has work yet */
+	sysmon_start();
 	runtime_started = true;
+	schedtrace_init();
 }
 
 /* Makes the calling thread a goroutine bound to it (see the header). */
@@ -1615,6 +1535,7 @@ struct gor_g *adopt(void)
 		acquirep(mp, pp);
 		mp->curg = gp;
 		casgstatus(gp, G_IDLE, G_RUNNING);
+		if (unlikely(trace_enabled())) traceGoStart(gp);
 		return gp;
 	}
 	/* No P free: wait like any runnable goroutine would. Our g0 sleeps
@@ -1638,6 +1559,9 @@ static void dropm(void *arg)
 	struct gor_g *gp = mp->lockedg;
 	if (gp == NULL || mp->curg != gp)
 		return; /* ended by gor_exit already, and the M serves the pool */
+	if (mp->syscalldepth)
+		exitsyscall_all(gp);
+	if (unlikely(trace_enabled())) traceGoStop(gp, AFTER_EXIT);
 	casgstatus(gp, G_RUNNING, G_DEAD);
 	mp->lockedg = NULL;
 	gp->lockedm = NULL;
@@ -1678,6 +1602,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 		return -1;
 	}
 	struct gor_g *self = getg_adopt();
+	preemptcheck(self);
 	struct gor_m *mp = self->m;
 	struct gor_p *pp = mp->p;
 	size_t stacksize = a ? a->stack_size : 0;
@@ -1708,7 +1633,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	gp->fpstate = gor_ctx_fpstate();
 	gp->parentgoid = self->goid;
 	gp->lockedm = NULL;
-	gp->preempt = 0;
+	atomic_store_u8(&gp->preempt, 0);
 	pstat_inc(&pp->ncreated);
 	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
 	runqput(pp, gp, true);
@@ -1735,6 +1660,8 @@ void gor_yield(void)
 _Noreturn void gor_exit(void)
 {
 	struct gor_g *gp = getg_adopt();
+	if (unlikely(gp->m->syscalldepth))
+		exitsyscall_all(gp);
 	struct gor_m *mp = gp->m;
 	pstat_inc(&mp->p->nexited);
 	if (gp->nativestack) {
@@ -1759,6 +1686,11 @@ uint64_t gor_self(void)
 int gor_numgoroutine(void)
 {
 	getg_adopt();
+	return gcount();
+}
+
+int gcount(void)
+{
 	uint64_t created = atomic_load_u64(&createdfolded);
 	uint64_t exited = atomic_load_u64(&exitedfolded);
 	uint32_t n = atomic_load_u32(&gomaxprocs);
@@ -1785,6 +1717,10 @@ int gor_maxprocs(int n)
 	lock(&sched.lock);
 	old = (int)atomic_load_u32(&gomaxprocs);
 	struct gor_p *runnable = procresize(mp, (uint32_t)n);
+	/* In the same critical section as procresize, as Go does: an M
+	 * that takes one of the new idle Ps must not see gcwaiting and
+	 * stop for a stop-the-world that is over. */
+	atomic_store_u32(&sched.gcwaiting, 0);
 	unlock(&sched.lock);
 	startTheWorld(runnable);
 	unlock(&resizelock);
@@ -1798,6 +1734,12 @@ int gor_stats(gor_stats_t *out)
 		return -1;
 	}
 	getg_adopt();
+	readschedstats(out);
+	return 0;
+}
+
+void readschedstats(gor_stats_t *out)
+{
 	memset(out, 0, sizeof *out);
 	out->goroutines_created = atomic_load_u64(&createdfolded);
 	out->context_switches = atomic_load_u64(&counters.switches);
@@ -1817,8 +1759,211 @@ int gor_stats(gor_stats_t *out)
 	out->netpoll_wakeups = atomic_load_u64(&counters.netpoll);
 	out->idle_procs = atomic_load_u32(&sched.npidle);
 	out->maxprocs = n;
-	out->goroutines = (uint64_t)gor_numgoroutine();
-	return 0;
+	out->goroutines = (uint64_t)gcount();
+}
+
+/* ---- system calls: entersyscall, exitsyscall ------------------------------ */
+
+/*
+ * gor_syscall_enter/exit bracket a call that may block the thread, as
+ * Go's entersyscall/exitsyscall bracket every system call.
+ *
+ * entersyscall leaves the P in P_SYSCALL, owned by nobody: pp->m and
+ * mp->p are cleared and mp->oldp remembers it. Whoever moves it out of
+ * P_SYSCALL, always with a CAS, owns it:
+ *   - the M itself on its way back (exitsyscallfast), so that a short
+ *     call costs two atomic operations and no thread hand-off;
+ *   - sysmon (retakesyscall) once the call has lasted a sysmon tick and
+ *     the P is wanted elsewhere, which hands it to another M (handoffp);
+ *   - stopTheWorld, which counts it as stopped at once.
+ * Meanwhile its run queue stays open to thieves, as every P's is.
+ *
+ * exitsyscall takes the old P back if it is still P_SYSCALL, else an
+ * idle P. With neither, the goroutine cannot run: it switches to g0,
+ * which queues it and lets the M sleep without a P (exitsyscall0), as
+ * Go's does. The goroutine is published there, after the switch, for
+ * the reason given under "Switching" at the top.
+ *
+ * Adopted threads. A goroutine bound to its thread (main) stays on it:
+ * exitsyscall0 leaves it in its M's mailbox, where sleep_without_p looks
+ * first. Another goroutine that happens to run on an adopted thread (such
+ * Ms run others while their own goroutine is parked, see the top) must
+ * not block there, or the thread's own goroutine could not run until the
+ * call returned, however long that is (a read from a terminal): before
+ * entering, it moves with the P to an M of the runtime's own
+ * (syscallhandoff), and the adopted M sleeps until its goroutine is ready.
+ *
+ * Nesting. mp->syscalldepth counts enters not yet matched; only the
+ * outermost pair hands the P over, so a library that brackets its own
+ * blocking calls can be called inside a bracket. An exit with no enter to
+ * match is a no-op: the goroutine holds its P and runs, there is nothing
+ * to undo, and a void call cannot report the mistake (the contract does
+ * not let the runtime abort on a caller's mistake). Inside a bracket the
+ * goroutine holds no P: it must call nothing of gor's but gor_now,
+ * gor_self and the bracket itself. A goroutine that ends inside one
+ * (returns, gor_exit, its thread exits) leaves it first.
+ *
+ * Locking: mp->oldp and mp->syscalldepth belong to the M's thread. A P's
+ * status leaves P_SYSCALL only by CAS; its other fields then belong to
+ * whoever did that.
+ */
+
+static void entersyscall_gcwait(struct gor_p *pp)
+{
+	lock(&sched.lock);
+	if (atomic_load_u32(&sched.gcwaiting) && sched.stopwait > 0 &&
+	    atomic_cas_u32(&pp->status, P_SYSCALL, P_STOPPED) && --sched.stopwait == 0)
+		notewakeup(&sched.stopnote);
+	unlock(&sched.lock);
+}
+
+static void entersyscall(struct gor_g *gp, struct gor_m *mp)
+{
+	struct gor_p *pp = mp->p;
+	if (unlikely(trace_enabled())) traceGoSysCall(gp);
+	if (unlikely(atomic_load_u8(&gp->preempt)))
+		atomic_store_u8(&gp->preempt, 0); /* it is giving up its P */
+	casgstatus(gp, G_RUNNING, G_SYSCALL);
+	atomic_store_u32(&pp->syscalltick, atomic_load_u32(&pp->syscalltick) + 1);
+	mp->oldp = releasep(mp);
+	/* Whoever takes the P by CAS sees it as we left it. stopTheWorld
+	 * stores gcwaiting and then looks for P_SYSCALL; we store P_SYSCALL
+	 * and then look at gcwaiting, each in sequentially consistent order:
+	 * one of us sees the other, so it never waits for this P. */
+	atomic_xchg_u32(&pp->status, P_SYSCALL);
+	if (unlikely(atomic_load_sc_u32(&sched.gcwaiting)))
+		entersyscall_gcwait(pp);
+}
+
+static bool exitsyscallfast(struct gor_m *mp, struct gor_p *oldp)
+{
+	if (atomic_load_u32(&oldp->status) == P_SYSCALL &&
+	    atomic_cas_u32(&oldp->status, P_SYSCALL, P_RUNNING)) {
+		acquirep(mp, oldp);
+		return true;
+	}
+	if (atomic_load_u32(&sched.npidle) == 0)
+		return false;
+	lock(&sched.lock);
+	struct gor_p *pp = pidleget();
+	unlock(&sched.lock);
+	if (pp == NULL)
+		return false;
+	acquirep(mp, pp);
+	return true;
+}
+
+static void exitsyscall(struct gor_g *gp, struct gor_m *mp)
+{
+	struct gor_p *oldp = mp->oldp;
+	mp->oldp = NULL;
+	if (likely(exitsyscallfast(mp, oldp))) {
+		casgstatus(gp, G_SYSCALL, G_RUNNING);
+		if (unlikely(trace_enabled())) traceGoSysExit(gp, mp->p);
+		/* A pending stop-the-world counts this P as running: let it
+		 * stop now rather than at the goroutine's next switch. */
+		if (unlikely(atomic_load_u32(&sched.gcwaiting)))
+			gosched_from(gp, AFTER_RUNQ);
+		return;
+	}
+	if (unlikely(trace_enabled())) traceGoSysExit(gp, NULL);
+	mp->after = AFTER_EXITSYSCALL;
+	mp->aftergp = gp;
+	finish_after(gswitch(mp, gp, &mp->g0));
+}
+
+/* On g0, after gp came back from its call to find no P (Go's
+ * exitsyscall0): one more look for an idle P, else gp is queued and the
+ * scheduler loop lets this M sleep without a P. */
+static void exitsyscall0(struct gor_m *mp, struct gor_g *gp)
+{
+	casgstatus(gp, G_SYSCALL, G_RUNNABLE);
+	if (gp->lockedm) {
+		atomic_store_rel_ptr(&mp->readyg, gp); /* only we can run it */
+		return;
+	}
+	lock(&sched.lock);
+	struct gor_p *pp = pidleget();
+	if (pp == NULL)
+		globrunqput(gp);
+	unlock(&sched.lock);
+	if (pp) {
+		acquirep(mp, pp);
+		runqput(pp, gp, true);
+	}
+}
+
+/* On g0 of an adopted M: gp, not the thread's own goroutine, is about to
+ * enter a syscall. It goes, ahead of the queue, with the P to an M of the
+ * runtime's (which never has a goroutine of its own to keep waiting), and
+ * this M sleeps without a P. */
+static void syscallhandoff(struct gor_m *mp, struct gor_g *gp)
+{
+	casgstatus(gp, G_RUNNING, G_RUNNABLE);
+	runqput(mp->p, gp, true);
+	startm(releasep(mp), false);
+}
+
+/* finish_after's AFTER_EXITSYSCALL and AFTER_HANDOFF, out of line so
+ * that the common cases' code stays as small as it was. */
+static void syscallafter(struct gor_m *mp, struct gor_g *gp, uint8_t after)
+{
+	if (after == AFTER_EXITSYSCALL)
+		exitsyscall0(mp, gp);
+	else
+		syscallhandoff(mp, gp);
+}
+
+void gor_syscall_enter(void)
+{
+	struct gor_g *gp = getg_adopt();
+	struct gor_m *mp = gp->m;
+	if (mp->syscalldepth > 0) {
+		mp->syscalldepth++;
+		return;
+	}
+	/* A thief may bring gp back to an adopted M: look again. */
+	while (unlikely(mp->lockedg != NULL && mp->lockedg != gp)) {
+		mp->after = AFTER_HANDOFF;
+		mp->aftergp = gp;
+		if (unlikely(trace_enabled())) traceGoStop(gp, AFTER_HANDOFF);
+		mp = gswitch(mp, gp, &mp->g0);
+		finish_after(mp);
+	}
+	mp->syscalldepth = 1;
+	entersyscall(gp, mp);
+}
+
+void gor_syscall_exit(void)
+{
+	struct gor_g *gp = getg_adopt();
+	struct gor_m *mp = gp->m;
+	if (mp->syscalldepth == 0)
+		return; /* no enter to match: see above */
+	if (--mp->syscalldepth == 0)
+		exitsyscall(gp, mp);
+}
+
+void exitsyscall_all(struct gor_g *gp)
+{
+	struct gor_m *mp = gp->m;
+	mp->syscalldepth = 0;
+	exitsyscall(gp, mp);
+}
+
+/* The P_SYSCALL arm of Go's retake, for sysmon: leave the P alone if its
+ * queue is empty and some M is idle or looking for work anyway, unless
+ * the call has lasted 10 ms (longcall): then it goes too, so that its
+ * timers run and, once every P is idle, sysmon can sleep. */
+bool retakesyscall(struct gor_p *pp, bool longcall)
+{
+	if (!longcall && runqempty(pp) &&
+	    atomic_load_u32(&sched.nmspinning) + atomic_load_u32(&sched.npidle) > 0)
+		return false;
+	if (!atomic_cas_u32(&pp->status, P_SYSCALL, P_IDLE))
+		return false;
+	handoffp(pp);
+	return true;
 }
 
 /* ---- for the SIGSEGV handler and debug.c ------------------------------- */

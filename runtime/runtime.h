@@ -36,6 +36,10 @@
 #include "context.h"
 #include "stack.h"
 
+/* Internal: calls between the runtime's files are direct, not through
+ * the GOT (the library is built -fno-plt). */
+#pragma GCC visibility push(hidden)
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define GOR_ASAN 1
@@ -67,8 +71,23 @@ struct gor_p;
  * Zero is unlocked. It must not be held across a goroutine switch, with
  * the gopark unlockf exception. */
 typedef struct gor_lock { atomic_u32 key; } gor_lock;
-void lock(gor_lock *l);
-void unlock(gor_lock *l);
+enum { LOCK_UNLOCKED, LOCK_LOCKED, LOCK_SLEEPING };
+void lock_slow(gor_lock *l, uint32_t v);
+void unlock_wake(gor_lock *l);
+
+/* The uncontended cases inline: every channel operation takes a lock. */
+static inline void lock(gor_lock *l)
+{
+	uint32_t v = atomic_xchg_u32(&l->key, LOCK_LOCKED);
+	if (__builtin_expect(v != LOCK_UNLOCKED, 0))
+		lock_slow(l, v);
+}
+
+static inline void unlock(gor_lock *l)
+{
+	if (__builtin_expect(atomic_xchg_u32(&l->key, LOCK_UNLOCKED) == LOCK_SLEEPING, 0))
+		unlock_wake(l);
+}
 
 /* A note is a one-shot event an M sleeps on: noteclear, then one
  * notewakeup, and notesleep returns. notetsleep gives up at a deadline
@@ -94,9 +113,14 @@ struct timer {
 	atomic_u32 state;/* enum timer_state; see time.c */
 };
 
+struct heapent {
+	int64_t when;        /* t->when, copied: see time.c */
+	struct timer *t;
+};
+
 struct timers {
 	gor_lock lock;
-	struct timer **heap; /* 4-ary min-heap on when, under lock */
+	struct heapent *heap;/* 4-ary min-heap on when, under lock */
 	uint32_t n, cap;
 	atomic_u64 when0;    /* heap[0]->when or INT64_MAX; read without lock */
 };
@@ -109,7 +133,12 @@ int64_t checktimers(struct gor_p *pp, int64_t now);
 int64_t timers_next(void);
 void timers_destroy(struct gor_p *pp, struct gor_p *to);
 int64_t nanotime(void);
-int64_t coarsetime(void);
+/* nanotime as last read by anybody, within sysmon's tick: see time.c. */
+extern atomic_u64 coarseclock;
+static inline int64_t coarsetime(void)
+{
+	return (int64_t)atomic_load_u64(&coarseclock);
+}
 
 /* ---- proc.c: G, M, P and the scheduler ---------------------------------- */
 
@@ -142,6 +171,7 @@ enum waitreason {
 	WAIT_NREASONS
 };
 extern const char *const waitreason_names[WAIT_NREASONS];
+extern const char *const gstatus_names[G_DEAD + 1];
 
 /*
  * A sudog is a goroutine waiting on something: a channel's send or receive
@@ -171,7 +201,7 @@ struct gor_g {
 	struct gor_g *schedlink; /* next in a run queue or free list */
 	atomic_u32 status;     /* enum gstatus */
 	uint16_t waitreason;   /* enum waitreason, while G_WAITING */
-	uint8_t preempt;       /* sysmon asks it to yield at its next call */
+	atomic_u8 preempt;     /* sysmon asks it to yield at its next call */
 	uint8_t nativestack;   /* an adopted thread's own stack: never freed */
 	uint64_t goid;
 	void (*fn)(void *);
@@ -203,6 +233,9 @@ enum after_switch {
 	AFTER_RUNQ,    /* it yielded: put it back on the run queue */
 	AFTER_PARK,    /* it parked: run unlockf, maybe make it runnable again */
 	AFTER_EXIT,    /* it finished: free it and its stack */
+	AFTER_EXITSYSCALL, /* back from a syscall without a P (exitsyscall0) */
+	AFTER_HANDOFF, /* about to enter a syscall on an adopted thread: move
+			* it to an M of the runtime's (see proc.c) */
 };
 
 struct gor_m {
@@ -227,10 +260,13 @@ struct gor_m {
 	struct gor_g *aftergp;
 	bool (*unlockf)(struct gor_g *, void *);
 	void *unlockarg;
+	struct gor_p *oldp;     /* the P curg left when it entered a syscall */
+	uint32_t syscalldepth;  /* curg's gor_syscall_enter nesting */
 	void *g0stack_map;      /* mmap'd g0 stack of an adopted thread */
 	size_t g0stack_len;
 	unsigned g0stack_vgid;  /* valgrind's id for it */
 	pthread_t thread;
+	struct tracebuf *tracebuf; /* trace.c: this M's current trace buffer */
 };
 
 enum pstatus { P_IDLE, P_RUNNING, P_SYSCALL, P_STOPPED, P_DEAD };
@@ -258,6 +294,8 @@ struct gor_p {
 	char *gslab, *gslabend;  /* bump allocator for new Gs */
 	/* statistics: written by the owner only (load+store), read by anyone */
 	atomic_u64 ncreated, nexited, nswitch, nsteal, npark, npreempt;
+	/* bumped by each entersyscall, so that sysmon tells calls apart */
+	atomic_u32 syscalltick;
 };
 
 struct sched {
@@ -347,10 +385,10 @@ static inline struct gor_g *getg_adopt(void)
 	return likely(gp != NULL) ? gp : adopt();
 }
 
-/* Park the running goroutine. unlockf(gp, arg) runs after it is switched
- * out, on the new side; if it returns false the goroutine is made runnable
- * again at once. unlockf may be NULL. */
-void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg, enum waitreason r, void *waiting);
+/* gopark(unlockf, arg, reason, waiting), in switch.h (inline): parks the
+ * running goroutine. unlockf(gp, arg) runs after it is switched out, on
+ * the new side; if it returns false the goroutine is made runnable again
+ * at once. unlockf may be NULL. */
 /* Make a parked goroutine runnable; next puts it ahead of the queue. */
 void goready(struct gor_g *gp, bool next);
 /* A timer function: readies the goroutine arg (gor_sleep). */
@@ -359,10 +397,67 @@ void goready_from_timer(void *arg, int64_t now);
 void wake_timedsleeper(int64_t when);
 /* Whether schedinit has run (dumps before that have nothing to show). */
 bool runtime_is_started(void);
+
+/* System calls (proc.c). sysmon's retake of a P that has stayed in
+ * P_SYSCALL for a whole sysmon tick: hands it off if that is worth it
+ * (work is waiting, nobody else is looking for work, or longcall: the
+ * call has lasted 10 ms). True if it took the P. */
+bool retakesyscall(struct gor_p *pp, bool longcall);
+/* Ends gp's syscall bracket however deep it is nested: a goroutine or an
+ * adopted thread that ends inside one. */
+void exitsyscall_all(struct gor_g *gp);
+
+/* ---- sysmon.c ------------------------------------------------------------ */
+
+/* Starts the sysmon thread (schedinit). */
+void sysmon_start(void);
+/* Set, under sched.lock, while sysmon sleeps because every P is idle;
+ * whoever takes a P off the idle list then wakes it (sysmonwake, under
+ * sched.lock). */
+extern atomic_u32 sysmonwait;
+void sysmonwake(void);
+/* The netpoller's part of sysmon: a non-blocking poll if nobody has
+ * polled for 10 ms, readying what it finds. sysmon.c has a weak no-op
+ * that the netpoller's definition replaces. */
+void netpoll_sysmon_poll(int64_t now);
+
+/*
+ * Cooperative preemption. sysmon sets gp->preempt on a goroutine that has
+ * held its P for 10 ms; the goroutine yields at its next call to one of
+ * the runtime's entry points that check (listed in sysmon.c). The check
+ * is one load and a branch that is almost never taken: of gp->preempt
+ * where the entry point has the current G at hand, else of preemptpending
+ * (set by sysmon while some goroutine has held its P for 10 ms), so that
+ * the G is looked up only then.
+ */
+void gopreempt(struct gor_g *gp);
+extern atomic_u32 preemptpending;
+void preemptcheck_slow(void);
+
+static inline void preemptcheck(struct gor_g *gp)
+{
+	if (unlikely(atomic_load_u8(&gp->preempt)))
+		gopreempt(gp);
+}
+
+static inline void preemptcheck_self(void)
+{
+	if (unlikely(atomic_load_u32(&preemptpending)))
+		preemptcheck_slow();
+}
 extern atomic_ptr allglist;
 
 
 uint32_t fastrandn(uint32_t n);
+
+/* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
+ * returns when not on one. */
+void fatal_off_small_stack(const char *msg, const char *detail);
+/* Counters behind gor_stats, without adopting the caller (at exit the
+ * calling thread may be one the runtime has never seen). */
+void readschedstats(gor_stats_t *out);
+/* Goroutines that exist now (Go's gcount), without adopting the caller. */
+int gcount(void);
 
 /* ---- netpoll.c: the scheduler's side of the netpoller ----------------- */
 
@@ -377,9 +472,57 @@ bool netpollinited(void);
 bool netpollAnyWaiters(void);
 /* An M is blocked in netpoll: it will see what becomes ready. */
 bool netpollBlocked(void);
+/* Makes a netpoll list runnable (proc.c); mp is the caller's M, NULL on
+ * sysmon. */
+void injectglist(struct gor_m *mp, struct gor_g *list);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
 void debug_init(void);
+
+/* ---- schedtrace.c: GOR_DEBUG=schedtrace/scheddetail, GOR_STATS ------------ */
+void schedtrace_init(void);
+/* Threads of the runtime's own that are not Ms (the schedtrace printer),
+ * for checkdead's count of the process's threads. */
+extern atomic_u32 nhelperthreads;
+
+/* ---- trace.c: the scheduler event trace (GOR_TRACE=PATH) ------------------ */
+
+/* Why a goroutine stopped running, in a trace. */
+enum trace_stop {
+	TRACE_STOP_YIELD,    /* gor_yield: still runnable */
+	TRACE_STOP_BLOCK,    /* parked; its waitreason says on what */
+	TRACE_STOP_EXIT,     /* finished */
+	TRACE_STOP_PREEMPT,  /* yielded on a preempt request */
+	TRACE_STOP_SYSCALL,  /* entered a blocking call */
+	TRACE_STOP_RESIZE,   /* moved to another P by gor_maxprocs */
+	TRACE_STOP_NREASONS
+};
+
+/* Set while events are recorded. Every hook on a hot path is
+ * `if (unlikely(trace_enabled())) traceXxx(...);`: one compare of memory
+ * with 0 and one predictable branch when tracing is off (hidden: read
+ * directly, not through the GOT). */
+extern atomic_u32 trace_on __attribute__((visibility("hidden")));
+static inline bool trace_enabled(void)
+{
+	return atomic_load_u32(&trace_on) != 0;
+}
+/* Reads GOR_TRACE; called by schedinit before the first procresize. */
+void trace_init(void);
+/* The recorders. mp is the calling M; gp a goroutine; pp a P. */
+void traceGoStart(struct gor_g *gp);                    /* gp runs on this M's P from now (and m->aftergp stopped) */
+void traceGoStop(struct gor_g *gp, uint8_t after);      /* gp (running) switches to g0: enum after_switch */
+void traceGoUnpark(struct gor_g *gp);                   /* gp made runnable (goready) by this thread */
+void traceProcSteal(struct gor_p *pp, struct gor_p *victim, uint32_t n);
+void traceTimerFire(struct gor_p *pp);                  /* a timer of pp's heap runs now */
+void traceProcResize(struct gor_m *mp, uint32_t oldprocs, uint32_t newprocs); /* under sched.lock */
+void traceProcHandoff(struct gor_p *pp);                /* handoffp */
+void traceGoSysCall(struct gor_g *gp);                  /* entersyscall: gp stops running */
+void traceGoSysExit(struct gor_g *gp, struct gor_p *pp);/* exitsyscall: gp runs again on pp, or NULL: it waits for one */
+void traceGoPreempt(struct gor_g *gp);                  /* gp is about to yield on a preempt request */
+void traceNetpollWake(struct gor_g *gp);                /* the poller is about to ready gp */
+
+#pragma GCC visibility pop
 
 #endif /* GOR_RUNTIME_H */

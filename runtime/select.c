@@ -50,6 +50,7 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "switch.h"
 
 /* Selects with up to this many live cases keep everything in their frame. */
 enum { SELECT_STACK_CASES = 16 };
@@ -275,7 +276,7 @@ static int pass3(const struct selstate *s, struct sudog *won)
 
 /* Passes 2 and 3, entered with the channels locked; returns the case
  * index or -1 with errno ETIMEDOUT. */
-static int selectpark(struct selstate *s, struct gor_g *gp, int64_t deadline)
+static inline __attribute__((always_inline)) int selectpark(struct selstate *s, struct gor_g *gp, int64_t deadline)
 {
 	struct timer t = {.when = deadline, .f = selecttimeout, .arg = gp};
 	s->timer = deadline == GOR_NEVER ? NULL : &t;
@@ -303,7 +304,7 @@ static int selectpark(struct selstate *s, struct gor_g *gp, int64_t deadline)
 
 /* A select with exactly one live case and no deadline is that channel
  * operation, as Go compiles it. */
-static int selectone(gor_case *k, int casi, bool block)
+static inline __attribute__((always_inline)) int selectone(gor_case *k, int casi, bool block)
 {
 	enum chan_result r = k->op == GOR_RECV ? chanrecv(k->chan, k->elem, block)
 					       : chansend(k->chan, k->elem, block);
@@ -335,7 +336,7 @@ static int countcases(const gor_case *cases, size_t n, size_t *live, int *one)
 
 /* Passes 1 to 3 over the live cases, with the orders and sudogs in
  * s (sized by the caller). */
-static int selectcases(struct selstate *s, size_t ncases, bool block, int64_t deadline)
+static inline __attribute__((always_inline)) int selectcases(struct selstate *s, size_t ncases, bool block, int64_t deadline)
 {
 	shufflecases(s, ncases);
 	sortlockorder(s);
@@ -367,9 +368,9 @@ static int selectnocases(bool block, int64_t deadline)
 	return seterr(ETIMEDOUT);
 }
 
-static int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
+static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
 {
-	getg_adopt();
+	preemptcheck(getg_adopt());
 	size_t live;
 	int one = -1;
 	if (countcases(cases, n, &live, &one) < 0)
@@ -379,8 +380,11 @@ static int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
 	if (live == 1 && deadline == GOR_NEVER)
 		return selectone(&cases[one], one, block);
 
-	uint32_t order[2 * SELECT_STACK_CASES];
-	struct sudog sgs[SELECT_STACK_CASES];
+	/* Sized to the live cases, not to the most the stack takes: a
+	 * goroutine on a 2 KiB stack selects too. */
+	size_t onstack = live <= SELECT_STACK_CASES ? live : 1;
+	uint32_t order[2 * onstack];
+	struct sudog sgs[onstack];
 	struct selstate s = {.cases = cases, .n = live};
 	void *heap = NULL;
 	if (live <= SELECT_STACK_CASES) {

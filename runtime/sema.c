@@ -53,6 +53,7 @@
  * waiter's park is not lost, since the waiter sees notify_ past its ticket.
  */
 #include "sema.h"
+#include "switch.h"
 
 enum { SEMTABSIZE = 251 };
 

@@ -11,6 +11,8 @@
 
 #include "runtime.h"
 
+#pragma GCC visibility push(hidden)
+
 /* Waits until *addr > 0, then decrements it. lifo puts the caller at the
  * front of addr's queue (a waiter that was woken and lost the race goes
  * back first, as Go's Mutex does). r and waiting are shown in dumps. */
@@ -41,5 +43,7 @@ uint32_t notifylist_add(gor_cond *c);
 void notifylist_wait(gor_cond *c, uint32_t ticket);
 void notifylist_notify_one(gor_cond *c);
 void notifylist_notify_all(gor_cond *c);
+
+#pragma GCC visibility pop
 
 #endif /* GOR_SEMA_H */

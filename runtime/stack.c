@@ -21,9 +21,20 @@
  * a suffix k/K, m/M or g/G (KiB, MiB, GiB), else 256 KiB; clamped to
  * [64 KiB, 1 GiB] and rounded up to pages; a value that is not a number,
  * or out of range, is replaced with a one-line warning on stderr. Any
- * request up to the default gets a default stack. Class k >= 1 is
+ * request up to the default, and above SMALL_MAX, gets a default stack. Class k >= 1 is
  * 2^(16+k) bytes and serves requests above the default, rounded up to the
  * next power of two; requests above STACK_MAX (1 GiB) fail with EINVAL.
+ *
+ * SMALL STACKS. A request of at most SMALL_MAX (16 KiB) gets a small
+ * stack instead: 2, 4, 8 or 16 KiB (classes SMALL0.., the next power of
+ * two of at least SMALL_MIN), carved back to back from SMALL_SLAB slabs
+ * with one guard below each slab and none between pieces, canary-checked
+ * at every switch. This is for programs that keep very many goroutines
+ * parked (a parked goroutine then costs about half a page, as in Go);
+ * the price is that an overflow is caught only at the goroutine's next
+ * switch, after it has written over the top of its neighbour's stack.
+ * Free small stacks stay warm in their pool (pages cannot be dropped for
+ * a piece smaller than a page): the peak is kept and reused.
  *
  * GUARDS, chosen once by stack_init (GOR_STACK_GUARD=madvise|mprotect|canary
  * forces one, for tests):
@@ -43,10 +54,11 @@
  *
  * OVERFLOW. The SIGSEGV/SIGBUS handler runs on the thread's alternate
  * signal stack (stack_thread_init) because the faulting stack is full. The
- * rule: a kernel-generated fault whose address a satisfies
- * lo - guardsz <= a < lo, lo being that of the stack of the goroutine the
- * thread runs (proc_signal_goroutine), guard madvise or mprotect, is an
- * overflow and ends the process through gor_fatal. Anything else restores
+ * rule: a kernel-generated fault on a thread running a goroutine
+ * (proc_signal_goroutine) is that goroutine's overflow, and ends the
+ * process through gor_fatal, when its address a satisfies
+ * lo - guardsz <= a < lo, lo being that of the goroutine's stack, or when
+ * the stack is a canary one whose canary is overwritten (see overflowed). Anything else restores
  * the handler that was there before stack_init and returns: a fault then
  * re-executes the faulting instruction and meets the old handler (or the
  * default action); a SIGSEGV sent by kill() is re-raised. The runtime's
@@ -166,6 +178,12 @@ static const bool vg_on = false;
 /* Class 0 is the default; class k >= 1 is 2^(16+k) bytes, up to 2^30. */
 #define CLASS_SHIFT	16
 #define NCLASS		(30 - CLASS_SHIFT + 1)
+/* Then the small classes: SMALL0 + j is SMALL_MIN << j bytes. */
+#define SMALL_MIN	((size_t)2 << 10)
+#define SMALL_MAX	((size_t)16 << 10)
+#define NSMALL		STACK_NSMALL
+#define SMALL0		NCLASS
+#define SMALL_SLAB	((size_t)1 << 20)
 
 struct pool {
 	gor_stack *s;    /* I2: warm at the bottom, cold at the top */
@@ -180,7 +198,7 @@ static uint64_t map_budget;
 static struct sigaction old_segv, old_bus;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool pools[NCLASS];
+static struct pool pools[NCLASS + NSMALL];
 static size_t warm_bytes;
 
 static atomic_u64 guard_maps;
@@ -195,8 +213,15 @@ static size_t round_page(size_t n)
 	return (n + pagesz - 1) & ~(pagesz - 1); /* pagesz is a power of two */
 }
 
+static bool is_small(unsigned k)
+{
+	return k >= SMALL0;
+}
+
 static size_t class_size(unsigned k)
 {
+	if (is_small(k))
+		return SMALL_MIN << (k - SMALL0);
 	return k == 0 ? defsize : (size_t)1 << (CLASS_SHIFT + k);
 }
 
@@ -205,6 +230,13 @@ static int size_class(size_t size, unsigned *k)
 	if (size > STACK_MAX) {
 		errno = EINVAL;
 		return -1;
+	}
+	if (size > 0 && size <= SMALL_MAX) {
+		unsigned j = 0;
+		while ((SMALL_MIN << j) < size)
+			j++;
+		*k = SMALL0 + j;
+		return 0;
 	}
 	if (size <= defsize) {
 		*k = 0;
@@ -340,10 +372,31 @@ static void fput_u64(struct fbuf *f, uint64_t v, unsigned base)
 	fput(f, t + i, sizeof t);
 }
 
-static bool in_guard(const gor_stack *s, const void *addr)
+/* The stack pointer when the fault was taken. */
+static uintptr_t fault_sp(void *uc)
+{
+	const ucontext_t *u = uc;
+#if defined(__x86_64__)
+	return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)u->uc_mcontext.sp;
+#endif
+}
+
+/* Whether a fault at addr with stack pointer sp, on a thread running a
+ * goroutine on s, is that goroutine's overflow: the address is in the
+ * guardsz bytes below lo (a guard page; for a small stack at the bottom of
+ * its slab, the slab's guard); or s has no guard page and the goroutine
+ * ran on through its neighbours' stacks until it hit something unmapped,
+ * which shows as sp below lo or, failing that, as its canary gone. s is
+ * mapped, so reading the canary cannot fault. */
+static bool overflowed(const gor_stack *s, const void *addr, uintptr_t sp)
 {
 	uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)s->lo;
-	return s->guard != STACK_GUARD_CANARY && a < lo && lo - a <= guardsz;
+	if (a < lo && lo - a <= guardsz)
+		return true;
+	return s->guard == STACK_GUARD_CANARY &&
+	       ((sp < lo && sp >= lo - SMALL_SLAB) || !stack_canary_ok(s));
 }
 
 static _Noreturn void overflow(uint64_t goid, const char *name,
@@ -367,14 +420,13 @@ static _Noreturn void overflow(uint64_t goid, const char *name,
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-	(void)uc;
 	int saved = errno;
 	uint64_t goid;
 	const char *name;
 	const gor_stack *s;
 	/* si_addr is meaningful only for faults the kernel raised (si_code > 0). */
 	if (si->si_code > 0 && proc_signal_goroutine(&goid, &name, &s) &&
-	    s != NULL && in_guard(s, si->si_addr))
+	    s != NULL && overflowed(s, si->si_addr, fault_sp(uc)))
 		overflow(goid, name, s, si->si_addr);
 	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 	/* A fault recurs by itself when the instruction re-executes; a signal
@@ -561,7 +613,8 @@ static bool pool_grow(struct pool *p, size_t n)
 static void push_warm(struct pool *p, const gor_stack *s)
 {
 	p->s[p->nwarm++] = *s;
-	warm_bytes += s->size;
+	if (!is_small(s->sizeclass)) /* never trimmed: see SMALL STACKS */
+		warm_bytes += s->size;
 }
 
 static void push_cold(struct pool *p, const gor_stack *s)
@@ -573,7 +626,8 @@ static bool pop(struct pool *p, gor_stack *out)
 {
 	if (p->nwarm > 0) {
 		*out = p->s[--p->nwarm];
-		warm_bytes -= out->size;
+		if (!is_small(out->sizeclass))
+			warm_bytes -= out->size;
 		return true;
 	}
 	if (p->ncold > 0) {
@@ -682,6 +736,52 @@ static int pool_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 	return 0;
 }
 
+/* A small class's slab: one guard at the bottom (nothing of ours lies
+ * below it), then pieces back to back. v[0..want) are handed out, the
+ * rest go to the pool warm: none has been touched, so none costs RAM yet. */
+static int small_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
+{
+	size_t size = class_size(k), n = (SMALL_SLAB - guardsz) / size;
+	uint8_t guard = guard_mode == STACK_GUARD_MPROTECT ? batch_guard(1) : (uint8_t)guard_mode;
+	char *base = mmap(NULL, SMALL_SLAB, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED || install_guard(base, guard) < 0) {
+		if (base != MAP_FAILED)
+			munmap(base, SMALL_SLAB);
+		if (guard == STACK_GUARD_MPROTECT)
+			atomic_add_u64(&guard_maps, -2);
+		errno = ENOMEM;
+		return -1;
+	}
+	VG_NOACCESS(base, SMALL_SLAB);
+	pthread_mutex_lock(&pool_lock);
+	if (!pool_grow(&pools[k], n)) {
+		pthread_mutex_unlock(&pool_lock);
+		munmap(base, SMALL_SLAB);
+		if (guard == STACK_GUARD_MPROTECT)
+			atomic_add_u64(&guard_maps, -2);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = n; i-- > 0;) {
+		char *lo = base + guardsz + i * size;
+		gor_stack st = {
+			.lo = lo, .hi = lo + size, .size = size,
+			.guard = STACK_GUARD_CANARY, .sizeclass = (uint8_t)k, .vgid = 0,
+		};
+#ifdef GOR_VALGRIND
+		st.vgid = VALGRIND_STACK_REGISTER(st.lo, st.hi);
+#endif
+		if (i < want)
+			v[i] = st;
+		else
+			push_warm(&pools[k], &st);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	*got = want < n ? want : n;
+	return 0;
+}
+
 /* 1 <= *got <= want stacks of class k into v: from the pool, else fresh. */
 static int pool_take(unsigned k, gor_stack *v, size_t want, size_t *got)
 {
@@ -691,7 +791,7 @@ static int pool_take(unsigned k, gor_stack *v, size_t want, size_t *got)
 		n++;
 	pthread_mutex_unlock(&pool_lock);
 	if (n == 0)
-		return pool_fresh(k, v, want, got);
+		return is_small(k) ? small_fresh(k, v, want, got) : pool_fresh(k, v, want, got);
 	*got = n;
 	return 0;
 }
@@ -709,19 +809,38 @@ static void handout(gor_stack *s)
 		*(uint64_t *)s->lo = STACK_CANARY;
 }
 
+/* The cache of class k in c: its count and array, or NULL when the class
+ * bypasses the caches (large ones, rare). */
+static gor_stack *cachefor(struct stackcache *c, unsigned k, uint32_t **n)
+{
+	if (c == NULL)
+		return NULL;
+	if (k == 0) {
+		*n = &c->n;
+		return c->s;
+	}
+	if (is_small(k)) {
+		*n = &c->small[k - SMALL0].n;
+		return c->small[k - SMALL0].s;
+	}
+	return NULL;
+}
+
 int stackalloc(struct stackcache *c, size_t size, gor_stack *out)
 {
 	unsigned k;
+	uint32_t *n;
+	gor_stack *v;
 	if (size_class(size, &k) < 0)
 		return -1;
-	if (k == 0 && c != NULL) {
-		if (c->n == 0) {
+	if ((v = cachefor(c, k, &n)) != NULL) {
+		if (*n == 0) {
 			size_t got;
-			if (pool_take(0, c->s, STACKCACHE_MAX / 2, &got) < 0)
+			if (pool_take(k, v, STACKCACHE_MAX / 2, &got) < 0)
 				return -1;
-			c->n = (uint32_t)got;
+			*n = (uint32_t)got;
 		}
-		*out = c->s[--c->n];
+		*out = v[--*n];
 	} else {
 		size_t got;
 		if (pool_take(k, out, 1, &got) < 0)
@@ -733,23 +852,28 @@ int stackalloc(struct stackcache *c, size_t size, gor_stack *out)
 
 void stackfree(struct stackcache *c, gor_stack *s)
 {
+	uint32_t *n;
+	gor_stack *v;
 	VG_NOACCESS(s->lo, s->size);
-	if (s->sizeclass != 0 || c == NULL) {
+	if ((v = cachefor(c, s->sizeclass, &n)) == NULL) {
 		pool_put(s, 1);
 		return;
 	}
-	if (c->n == STACKCACHE_MAX) {
+	if (*n == STACKCACHE_MAX) {
 		/* The oldest half goes: the newest are likelier in CPU caches. */
-		pool_put(c->s, STACKCACHE_MAX / 2);
-		memmove(c->s, c->s + STACKCACHE_MAX / 2,
-			(STACKCACHE_MAX / 2) * sizeof c->s[0]);
-		c->n -= STACKCACHE_MAX / 2;
+		pool_put(v, STACKCACHE_MAX / 2);
+		memmove(v, v + STACKCACHE_MAX / 2, (STACKCACHE_MAX / 2) * sizeof v[0]);
+		*n -= STACKCACHE_MAX / 2;
 	}
-	c->s[c->n++] = *s;
+	v[(*n)++] = *s;
 }
 
 void stackcache_flush(struct stackcache *c)
 {
 	pool_put(c->s, c->n);
 	c->n = 0;
+	for (unsigned j = 0; j < NSMALL; j++) {
+		pool_put(c->small[j].s, c->small[j].n);
+		c->small[j].n = 0;
+	}
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#pragma GCC visibility push(hidden)
+
 /* How the page below a stack is protected. */
 enum stack_guard {
 	STACK_GUARD_MADVISE = 1, /* MADV_GUARD_INSTALL: no extra map */
@@ -29,11 +31,17 @@ typedef struct gor_stack {
 /* The canary word written at lo for STACK_GUARD_CANARY stacks. */
 #define STACK_CANARY 0x9e3779b97f4a7c15ull
 
-/* A per-P cache of free stacks; touched only by the M holding that P. */
+/* A per-P cache of free stacks, of the default class and of each small
+ * class (stack.c); touched only by the M holding that P. */
 #define STACKCACHE_MAX 32
+#define STACK_NSMALL 4
 struct stackcache {
 	uint32_t n;
 	gor_stack s[STACKCACHE_MAX];
+	struct {
+		uint32_t n;
+		gor_stack s[STACKCACHE_MAX];
+	} small[STACK_NSMALL];
 };
 
 /* Once, before any other call: reads GOR_STACK, probes the guard kind,
@@ -70,5 +78,7 @@ bool proc_signal_goroutine(uint64_t *goid, const char **name, const gor_stack **
  * line of its own if not NULL, then the goroutine dump, to stderr, and
  * exits with status 2. Usable from a signal handler. */
 _Noreturn void gor_fatal(const char *msg, const char *detail);
+
+#pragma GCC visibility pop
 
 #endif /* GOR_STACK_H */

@@ -34,61 +34,67 @@
 
 #include "runtime.h"
 #include "chan.h"
+#include "switch.h"
 
 enum timer_state { TIMER_IDLE, TIMER_WAITING, TIMER_RUNNING, TIMER_RUNNING_DELETED };
+
+/* The last clock reading anybody took, refreshed when it is COARSE_STEP
+ * old: what only a person reads (how long a goroutine has waited, in
+ * dumps) costs one load on every park instead of a clock read. sysmon
+ * reads the clock at every tick, which bounds how stale it gets while
+ * goroutines run. */
+enum { COARSE_STEP = 1000000 };
+atomic_u64 coarseclock;
 
 int64_t nanotime(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
-}
-
-/* The monotonic clock at the kernel's tick (a few ms), for what only a
- * person reads: how long a goroutine has waited, in dumps. A fifth of
- * the cost of nanotime, which matters on every park. */
-int64_t coarsetime(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
+	int64_t now = (int64_t)ts.tv_sec * GOR_SECOND + ts.tv_nsec;
+	if (now - (int64_t)atomic_load_u64(&coarseclock) >= COARSE_STEP)
+		atomic_store_u64(&coarseclock, (uint64_t)now);
+	return now;
 }
 
 int64_t gor_now(void)
 {
+	preemptcheck_self();
 	return nanotime();
 }
 
 /* ---- the heap, under timers.lock ------------------------------------ */
 
-static void heapset(struct timers *ts, uint32_t i, struct timer *t)
+/* Heap entries carry their timer's when, so that sifting compares
+ * within the array and reads no timer (each lives in some goroutine's
+ * frame or channel: a cache miss apiece). Only t->idx is written. */
+static void heapset(struct timers *ts, uint32_t i, struct heapent e)
 {
-	ts->heap[i] = t;
-	t->idx = (int32_t)i;
+	ts->heap[i] = e;
+	e.t->idx = (int32_t)i;
 }
 
 static void siftup(struct timers *ts, uint32_t i)
 {
-	struct timer *t = ts->heap[i];
+	struct heapent e = ts->heap[i];
 	while (i > 0) {
 		uint32_t parent = (i - 1) / 4;
-		if (ts->heap[parent]->when <= t->when)
+		if (ts->heap[parent].when <= e.when)
 			break;
 		heapset(ts, i, ts->heap[parent]);
 		i = parent;
 	}
-	heapset(ts, i, t);
+	heapset(ts, i, e);
 }
 
 static void siftdown(struct timers *ts, uint32_t i)
 {
-	struct timer *t = ts->heap[i];
+	struct heapent e = ts->heap[i];
 	for (;;) {
 		uint32_t c = i * 4 + 1, best = i;
-		int64_t w = t->when;
+		int64_t w = e.when;
 		for (uint32_t k = c; k < c + 4 && k < ts->n; k++) {
-			if (ts->heap[k]->when < w) {
-				w = ts->heap[k]->when;
+			if (ts->heap[k].when < w) {
+				w = ts->heap[k].when;
 				best = k;
 			}
 		}
@@ -97,38 +103,38 @@ static void siftdown(struct timers *ts, uint32_t i)
 		heapset(ts, i, ts->heap[best]);
 		i = best;
 	}
-	heapset(ts, i, t);
+	heapset(ts, i, e);
 }
 
 static void heappush(struct timers *ts, struct timer *t)
 {
 	if (ts->n == ts->cap) {
 		uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-		struct timer **h = realloc(ts->heap, cap * sizeof *h);
+		struct heapent *h = realloc(ts->heap, cap * sizeof *h);
 		if (h == NULL)
 			gor_fatal("out of memory", "cannot grow a timer heap");
 		ts->heap = h;
 		ts->cap = cap;
 	}
-	heapset(ts, ts->n++, t);
+	heapset(ts, ts->n++, (struct heapent){t->when, t});
 	siftup(ts, ts->n - 1);
 }
 
 static void heapremove(struct timers *ts, struct timer *t)
 {
 	uint32_t i = (uint32_t)t->idx;
-	struct timer *last = ts->heap[--ts->n];
+	struct heapent last = ts->heap[--ts->n];
 	t->idx = -1;
 	if (i == ts->n)
 		return;
 	heapset(ts, i, last);
 	siftup(ts, i);
-	siftdown(ts, (uint32_t)last->idx);
+	siftdown(ts, (uint32_t)last.t->idx);
 }
 
 static void updatewhen0(struct timers *ts)
 {
-	atomic_store_u64(&ts->when0, (uint64_t)(ts->n ? ts->heap[0]->when : INT64_MAX));
+	atomic_store_u64(&ts->when0, (uint64_t)(ts->n ? ts->heap[0].when : INT64_MAX));
 }
 
 /* ---- timer operations ------------------------------------------------ */
@@ -142,7 +148,7 @@ void addtimer(struct gor_p *pp, struct timer *t)
 	atomic_store_ptr(&t->pp, pp);
 	atomic_store_u32(&t->state, TIMER_WAITING);
 	heappush(ts, t);
-	bool earliest = ts->heap[0] == t;
+	bool earliest = ts->heap[0].t == t;
 	if (earliest)
 		updatewhen0(ts);
 	unlock(&ts->lock);
@@ -220,8 +226,8 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 	if ((int64_t)atomic_load_u64(&ts->when0) > now)
 		return (int64_t)atomic_load_u64(&ts->when0);
 	lock(&ts->lock);
-	while (ts->n > 0 && ts->heap[0]->when <= now) {
-		struct timer *t = ts->heap[0];
+	while (ts->n > 0 && ts->heap[0].when <= now) {
+		struct timer *t = ts->heap[0].t;
 		heapremove(ts, t);
 		atomic_store_ptr(&t->pp, NULL);
 		atomic_store_u32(&t->state, TIMER_RUNNING);
@@ -229,12 +235,13 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 		void (*f)(void *, int64_t) = t->f;
 		void *arg = t->arg;
 		unlock(&ts->lock);
+		if (unlikely(trace_enabled())) traceTimerFire(pp);
 		f(arg, now);
 		lock(&ts->lock);
 		timer_finish(pp, ts, t, now);
 	}
 	updatewhen0(ts);
-	int64_t next = ts->n ? ts->heap[0]->when : INT64_MAX;
+	int64_t next = ts->n ? ts->heap[0].when : INT64_MAX;
 	unlock(&ts->lock);
 	return next;
 }
@@ -259,7 +266,7 @@ void timers_destroy(struct gor_p *pp, struct gor_p *to)
 	lock(&ts->lock);
 	lock(&dst->lock);
 	for (uint32_t i = 0; i < ts->n; i++) {
-		struct timer *t = ts->heap[i];
+		struct timer *t = ts->heap[i].t;
 		atomic_store_ptr(&t->pp, to);
 		heappush(dst, t);
 	}

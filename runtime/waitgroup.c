@@ -57,6 +57,7 @@ static uint32_t waiters(uint64_t s)
 
 int gor_wg_add(gor_waitgroup *wg, int64_t n)
 {
+	preemptcheck_self();
 	atomic_u64 *st = wgstate(wg);
 	uint64_t s, ns;
 	int64_t v;

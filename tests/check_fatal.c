@@ -123,6 +123,93 @@ START_TEST(test_overflow_named_1mib)
 }
 END_TEST
 
+/* A small stack (no guard page of its own): 2 KiB, or under a sanitizer,
+ * whose own frames are larger, the largest small size. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TINY_STACK (16 * 1024)
+#else
+#define TINY_STACK 2048
+#endif
+
+/* Too small for stdio. */
+static void say(const char *s, size_t n)
+{
+	if (write(2, s, n) < 0)
+		return; /* the parent then reports the line missing */
+}
+
+static void announce_victim(void)
+{
+	char line[32] = "victim ", digits[24];
+	size_t n = 0, len = strlen(line);
+	for (uint64_t id = gor_self(); n == 0 || id > 0; id /= 10)
+		digits[n++] = (char)('0' + id % 10);
+	while (n > 0)
+		line[len++] = digits[--n];
+	line[len++] = '\n';
+	say(line, len);
+}
+
+static void small_recursion_goroutine(void *arg)
+{
+	(void)arg;
+	announce_victim();
+	gor_yield();
+	recurse(0);
+	say("recursion returned\n", 19);
+}
+
+/* Overflows by a bounded amount and then switches: the canary check at
+ * the switch (or a fault in the slab's guard, for the bottom piece) must
+ * report it. */
+static TU_NOINLINE void overrun(void)
+{
+	volatile char buf[TINY_STACK + 1024];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (char)i;
+}
+
+static void small_overrun_goroutine(void *arg)
+{
+	(void)arg;
+	announce_victim();
+	gor_yield();
+	overrun();
+	gor_yield();
+	say("recursion returned\n", 19);
+}
+
+static int small_child(void *arg)
+{
+	gor_attr a = {.stack_size = TINY_STACK, .name = "tiny"};
+	TU_CHILD_CHECK(gor_go_attr(&a, (void (*)(void *))arg, NULL) == 0, "gor_go_attr: %s", strerror(errno));
+	int64_t dl = tu_deadline(TU_WAIT_S);
+	while (tu_now() < dl)
+		gor_sleep(10 * GOR_MILLISECOND);
+	fprintf(stderr, "main: still alive after %d s\n", TU_WAIT_S);
+	return 9;
+}
+
+START_TEST(test_overflow_small_recursion)
+{
+	const char *env[] = {"GOR_MAXPROCS=2", NULL};
+	struct tu_child c;
+	tu_child_run(&c, small_child, (void *)small_recursion_goroutine, env);
+	check_overflow_report(&c, "tiny");
+	tu_child_free(&c);
+}
+END_TEST
+
+START_TEST(test_overflow_small_at_switch)
+{
+	const char *env[] = {"GOR_MAXPROCS=1", NULL};
+	struct tu_child c;
+	tu_child_run(&c, small_child, (void *)small_overrun_goroutine, env);
+	check_overflow_report(&c, "tiny");
+	tu_child_free(&c);
+}
+END_TEST
+
 /* main overflows the thread's own stack: it must die (reported as a stack
  * overflow, or by the signal), never hang. */
 static int main_overflow_child(void *arg)
@@ -279,6 +366,8 @@ static Suite *fatal_suite(void)
 	tcase_add_test(tc, test_overflow_named);
 	tcase_add_test(tc, test_overflow_named_1mib);
 	tcase_add_test(tc, test_overflow_main);
+	tcase_add_test(tc, test_overflow_small_recursion);
+	tcase_add_test(tc, test_overflow_small_at_switch);
 	tc = tu_tcase(s, "sigquit");
 	tcase_add_test(tc, test_sigquit_dump);
 	return s;

@@ -623,6 +623,38 @@ START_TEST(test_timers_fds_main)
 }
 END_TEST
 
+/* ---- sysmon polls when no P runs out of work ---------------------------------- */
+
+static atomic_int sysmon_reader_done;
+
+static void read_one_byte_g(void *arg)
+{
+	char c;
+	if (gor_read((int)(intptr_t)arg, &c, 1) == 1)
+		atomic_store(&sysmon_reader_done, 1);
+}
+
+/* MAXPROCS=1 and main never runs out of work (it yields to nobody), so
+ * no M polls: only sysmon's poll can make the reader runnable. */
+START_TEST(test_sysmon_polls)
+{
+	gor_maxprocs(1);
+	int p[2];
+	nu_pipe(p);
+	TU_GO(read_one_byte_g, (void *)(intptr_t)p[0]);
+	gor_sleep(10 * GOR_MILLISECOND); /* it parks on the pipe */
+	ck_assert_int_eq(gor_write(p[1], "x", 1), 1);
+	int64_t t0 = gor_now(), dl = tu_deadline(TU_WAIT_S);
+	while (!atomic_load(&sysmon_reader_done) && tu_now() < dl)
+		gor_yield();
+	ck_assert_msg(atomic_load(&sysmon_reader_done), "the reader was never run");
+	ck_assert_msg(gor_now() - t0 < nu_late_ns(), "the reader ran after %lld ms",
+		      (long long)((gor_now() - t0) / GOR_MILLISECOND));
+	gor_fd_close(p[0]);
+	gor_fd_close(p[1]);
+}
+END_TEST
+
 /* ---- an idle poller costs nothing -------------------------------------------- */
 
 START_TEST(test_idle_cpu)
@@ -729,6 +761,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_fds);
 	tcase_add_loop_test(tc, test_two_readers, 0, 2);
 	tcase_add_loop_test(tc, test_timers_fds_main, 0, 2);
+	tcase_add_test(tc, test_sysmon_polls);
 	tcase_add_loop_test(tc, test_idle_cpu, 0, 2);
 	tcase_add_loop_test(tc, test_deadlock_after_io, 0, 6);
 	tcase_add_loop_test(tc, test_fd_waiter_not_deadlock, 0, 2);

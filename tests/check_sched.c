@@ -907,6 +907,64 @@ START_TEST(test_default_stack_64k)
 }
 END_TEST
 
+/* Goroutines on small stacks (2 KiB; sanitizers need more room for their
+ * own frames) pass a token around a ring, sleep, select and lock: the
+ * runtime's own paths on a goroutine's stack must fit. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SMALL_STACK (16 * 1024)
+#else
+#define SMALL_STACK 2048
+#endif
+enum { RING = 500, LAPS = 20 };
+static gor_chan *ring[RING];
+static gor_mutex ring_mu;
+static long ring_sum;
+static gor_waitgroup ring_wg;
+
+static void ring_worker(void *arg)
+{
+	size_t k = (size_t)(uintptr_t)arg;
+	gor_chan *in = ring[k], *out = ring[(k + 1) % RING];
+	long v;
+	for (int lap = 0; lap < LAPS; lap++) {
+		gor_case cs[2] = {{in, GOR_RECV, &v, 0}, {NULL, GOR_RECV, NULL, 0}};
+		if (gor_select(cs, 2) != 0 || !cs[0].ok)
+			break;
+		if (lap == 0)
+			gor_sleep(GOR_MICROSECOND);
+		gor_mutex_lock(&ring_mu);
+		ring_sum++;
+		gor_mutex_unlock(&ring_mu);
+		if (k == RING - 1 && lap == LAPS - 1)
+			break; /* the last hop of the last lap goes nowhere */
+		gor_send(out, &v);
+	}
+	gor_wg_done(&ring_wg);
+}
+
+START_TEST(test_small_stacks)
+{
+	int old = gor_maxprocs(0);
+	for (int procs = 1; procs <= 2; procs++) {
+		gor_maxprocs(procs);
+		ring_sum = 0;
+		for (size_t k = 0; k < RING; k++)
+			ck_assert_ptr_nonnull(ring[k] = gor_chan_make(sizeof(long), 0));
+		ck_assert_int_eq(gor_wg_add(&ring_wg, RING), 0);
+		gor_attr a = {.stack_size = SMALL_STACK, .name = "small"};
+		for (size_t k = 0; k < RING; k++)
+			ck_assert_int_eq(gor_go_attr(&a, ring_worker, (void *)(uintptr_t)k), 0);
+		long token = 1;
+		ck_assert_int_eq(gor_send(ring[0], &token), 0);
+		gor_wg_wait(&ring_wg);
+		ck_assert_int_eq(ring_sum, (long)RING * LAPS);
+		for (size_t k = 0; k < RING; k++)
+			gor_chan_free(ring[k]);
+	}
+	gor_maxprocs(old);
+}
+END_TEST
+
 /* ---- (9) gor_exit ------------------------------------------------------- */
 
 static volatile int exit_really = 1;
@@ -1169,6 +1227,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, test_go_invalid);
 	tcase_add_test(tc, test_go_attr_big_stack);
 	tcase_add_test(tc, test_default_stack_64k);
+	tcase_add_test(tc, test_small_stacks);
 	tcase_add_test(tc, test_go_macro);
 	tc = tu_tcase(s, "exit");
 	tcase_add_test(tc, test_exit_nested);

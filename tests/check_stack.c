@@ -272,7 +272,8 @@ static void body_default(void *arg)
 	fill(&s);
 	stackfree(NULL, &s);
 
-	REQUIRE(stackalloc(NULL, 1, &s) == 0);
+	/* Just above the small stacks: a default one. */
+	REQUIRE(stackalloc(NULL, 16 * KiB + 1, &s) == 0);
 	REQUIRE(s.size == d);
 	stackfree(NULL, &s);
 
@@ -301,6 +302,55 @@ START_TEST(test_default_size)
 {
 	struct child r;
 	run_child(body_default, NULL, NULL, 20, &r);
+	expect_exit(&r, 0);
+	ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
+/* Requests up to 16 KiB: small stacks, packed, canary-guarded. */
+static void body_small(void *arg)
+{
+	(void)arg;
+	init_all();
+	static const size_t req[][2] = {
+		{1, 2 * KiB}, {2 * KiB, 2 * KiB}, {2 * KiB + 1, 4 * KiB},
+		{5000, 8 * KiB}, {16 * KiB, 16 * KiB},
+	};
+	for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+		enum { N = 600 }; /* more than one slab's worth of 2 KiB pieces */
+		static gor_stack v[N];
+		for (size_t j = 0; j < N; j++) {
+			REQUIRE(stackalloc(NULL, req[i][0], &v[j]) == 0);
+			REQUIRE(v[j].size == req[i][1]);
+			REQUIRE(v[j].hi - v[j].lo == (ptrdiff_t)v[j].size);
+			REQUIRE((uintptr_t)v[j].lo % 16 == 0);
+			REQUIRE(v[j].guard == STACK_GUARD_CANARY);
+			REQUIRE(stack_canary_ok(&v[j]));
+			/* everything above the canary is the goroutine's */
+			memset(v[j].lo + 8, 0x5a, v[j].size - 8);
+		}
+		/* no two overlap: each is still whole after all were written */
+		for (size_t j = 0; j < N; j++) {
+			REQUIRE(stack_canary_ok(&v[j]));
+			REQUIRE((unsigned char)v[j].lo[8] == 0x5a && (unsigned char)v[j].hi[-1] == 0x5a);
+		}
+		/* a broken canary is seen */
+		v[0].lo[0] ^= 1;
+		REQUIRE(!stack_canary_ok(&v[0]));
+		for (size_t j = 0; j < N; j++)
+			stackfree(NULL, &v[j]);
+		/* freed pieces come back, canary rewritten */
+		gor_stack again;
+		REQUIRE(stackalloc(NULL, req[i][0], &again) == 0);
+		REQUIRE(again.size == req[i][1] && stack_canary_ok(&again));
+		stackfree(NULL, &again);
+	}
+}
+
+START_TEST(test_small_sizes)
+{
+	struct child r;
+	run_child(body_small, NULL, NULL, 20, &r);
 	expect_exit(&r, 0);
 	ck_assert_str_eq(r.err, "");
 }
@@ -919,6 +969,7 @@ static Suite *stack_suite(void)
 	TCase *tc = tcase_create("stack");
 	tcase_set_timeout(tc, ON_VALGRIND() ? 600 : 60);
 	tcase_add_test(tc, test_default_size);
+	tcase_add_test(tc, test_small_sizes);
 	tcase_add_test(tc, test_env_size);
 	tcase_add_test(tc, test_einval);
 	tcase_add_test(tc, test_enomem);

@@ -132,12 +132,22 @@ static inline int64_t tu_cpu_ns(void)
 /* Polls cond every millisecond (gor_sleep: parks the caller, so other
  * goroutines run even with MAXPROCS=1); after TU_WAIT_S seconds fails the
  * test with the printf-style message that follows. */
+/* A wait that timed out: the goroutine dump goes to stderr first, so that
+ * a hang (a lost wake-up, say) shows where everybody was. */
+static inline void tu_wait_expired(void)
+{
+	fputs("testutil: a bounded wait expired; the goroutines now:\n", stderr);
+	gor_dump(stderr);
+}
+
 #define TU_WAIT_UNTIL(cond, ...)                                             \
 	do {                                                                 \
 		int64_t tu_dl_ = tu_deadline(TU_WAIT_S);                     \
 		while (!(cond)) {                                            \
-			if (tu_now() > tu_dl_)                               \
+			if (tu_now() > tu_dl_) {                             \
+				tu_wait_expired();                           \
 				ck_abort_msg(__VA_ARGS__);                   \
+			}                                                    \
 			gor_sleep(GOR_MILLISECOND);                          \
 		}                                                            \
 	} while (0)
@@ -147,11 +157,26 @@ static inline int64_t tu_cpu_ns(void)
 	do {                                                                 \
 		int64_t tu_dl_ = tu_deadline(TU_WAIT_S);                     \
 		while (!(cond)) {                                            \
-			if (tu_now() > tu_dl_)                               \
+			if (tu_now() > tu_dl_) {                             \
+				tu_wait_expired();                           \
 				ck_abort_msg(__VA_ARGS__);                   \
+			}                                                    \
 			gor_yield();                                         \
 		}                                                            \
 	} while (0)
+
+/* gor_dump's output as a malloc'd string (the caller frees it). */
+static inline char *tu_dump(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	gor_dump(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
 
 /* Starts a goroutine, failing the test if gor_go does. */
 #define TU_GO(fn, arg)                                                       \
