@@ -228,9 +228,21 @@ run1() {
 			fail "$impl echo P$p: no client (bench/go/echo did not build)"
 			return 0
 		fi
-		local port=$((20000 + RANDOM % 20000))
-		"$bin" -mode=server -p "$p" -addr "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
-		srv=$!
+		local port i
+		for _ in 1 2 3; do
+			# below the ephemeral range, where connections take ports
+			port=$((10000 + RANDOM % 20000))
+			"$bin" -mode=server -p "$p" -addr "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
+			srv=$!
+			for i in $(seq 1 250); do # until it listens, or is dead
+				kill -0 "$srv" 2>/dev/null || break
+				if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break 2; fi
+				sleep 0.02
+			done
+			kill "$srv" 2>/dev/null || true
+			wait "$srv" 2>/dev/null || true
+			cat "$OUT/server.log" >>"$RAW"
+		done
 		# shellcheck disable=SC2046 # args is a list of flags
 		set -- "$OUT/go/echo" -mode=client -p 1 -addr "127.0.0.1:$port" -label "P$p" $(args "$impl" "$w")
 	fi

@@ -137,41 +137,47 @@ static ssize_t blocking_write(int fd, const char *buf, size_t n)
 	return (ssize_t)done;
 }
 
+/* ---- the pattern every call follows --------------------------------------- */
+
+/* The start of every call: adopts the thread, finds fd's pollDesc and
+ * checks the byte count n (0 where there is none). 0, or -1 and errno. */
+static int ioprep(int fd, size_t n, struct pollDesc **pdp, uint32_t *seq)
+{
+	getg_adopt();
+	int e = pd_prepare(fd, pdp, seq);
+	if (e == 0 && n > SSIZE_MAX)
+		e = EINVAL;
+	return e ? seterr(e) : 0;
+}
+
+/* A call on a polled fd failed with e: 0 to try it again (after EINTR,
+ * or after parking until the fd may be ready), or the errno to give up
+ * with (the call's own, ETIMEDOUT or EBADF). */
+static int ioretry(int e, struct pollDesc *pd, int mode, int64_t deadline, uint32_t seq)
+{
+	if (e == EINTR)
+		return 0;
+	if (e != EAGAIN && e != EWOULDBLOCK)
+		return e;
+	return netpollblock(pd, mode, deadline, seq);
+}
+
 /* ---- read and write ------------------------------------------------------- */
 
 ssize_t gor_read_until(int fd, void *buf, size_t n, int64_t deadline)
 {
-	getg_adopt();
-	if (n > SSIZE_MAX)
-		return seterr(EINVAL);
 	struct pollDesc *pd;
 	uint32_t seq;
-	int e = pd_prepare(fd, &pd, &seq);
-	if (e != 0)
-		return seterr(e);
+	if (ioprep(fd, n, &pd, &seq) != 0)
+		return -1;
 	if (pd_blocking(pd))
 		return blocking_read(fd, buf, n);
 	ssize_t r;
+	int e = 0;
 	pd_lock(pd, NETPOLL_READ);
-	for (;;) {
-		if (pd_closed(pd, seq)) {
-			r = -1;
-			e = EBADF;
-			break;
-		}
-		r = read(fd, buf, n);
-		if (r >= 0)
-			break;
-		e = errno;
-		if (e == EINTR)
-			continue;
-		if (e != EAGAIN && e != EWOULDBLOCK)
-			break;
-		if ((e = netpollblock(pd, NETPOLL_READ, deadline, seq)) != 0) {
-			r = -1;
-			break;
-		}
-	}
+	do
+		r = pd_closed(pd, seq) ? seterr(EBADF) : read(fd, buf, n);
+	while (r < 0 && (e = ioretry(errno, pd, NETPOLL_READ, deadline, seq)) == 0);
 	pd_unlock(pd, NETPOLL_READ);
 	if (r < 0)
 		errno = e;
@@ -185,40 +191,27 @@ ssize_t gor_read(int fd, void *buf, size_t n)
 
 ssize_t gor_write_until(int fd, const void *buf, size_t n, int64_t deadline)
 {
-	getg_adopt();
-	if (n > SSIZE_MAX)
-		return seterr(EINVAL);
 	struct pollDesc *pd;
 	uint32_t seq;
-	int e = pd_prepare(fd, &pd, &seq);
-	if (e != 0)
-		return seterr(e);
+	if (ioprep(fd, n, &pd, &seq) != 0)
+		return -1;
 	if (pd_blocking(pd))
 		return blocking_write(fd, buf, n);
 	const char *p = buf;
 	size_t done = 0;
+	int e = 0;
 	pd_lock(pd, NETPOLL_WRITE);
 	for (;;) {
-		if (pd_closed(pd, seq)) {
-			e = EBADF;
-			break;
-		}
-		ssize_t r = writesome(pd, fd, p + done, n - done);
+		ssize_t r = pd_closed(pd, seq) ? seterr(EBADF) : writesome(pd, fd, p + done, n - done);
 		if (r > 0) {
 			done += (size_t)r;
 			if (done == n)
 				break;
-			continue;
+		} else if (r == 0) { /* nothing taken and no error (n == 0, or a device's whim) */
+			break;
+		} else if ((e = ioretry(errno, pd, NETPOLL_WRITE, deadline, seq)) != 0) {
+			break;
 		}
-		if (r == 0) /* nothing taken and no error (n == 0, or a device's whim) */
-			break;
-		e = errno;
-		if (e == EINTR)
-			continue;
-		if (e != EAGAIN && e != EWOULDBLOCK)
-			break;
-		if ((e = netpollblock(pd, NETPOLL_WRITE, deadline, seq)) != 0)
-			break;
 	}
 	pd_unlock(pd, NETPOLL_WRITE);
 	if (done == 0 && e != 0)
@@ -249,16 +242,15 @@ int gor_fd_close(int fd)
 
 int gor_wait_fd(int fd, int events, int64_t deadline)
 {
-	getg_adopt();
-	if (events == 0 || (events & ~(GOR_READABLE | GOR_WRITABLE)))
-		return seterr(EINVAL);
 	struct pollDesc *pd;
 	uint32_t seq;
-	int e = pd_prepare(fd, &pd, &seq);
-	if (e != 0)
-		return seterr(e);
+	if (ioprep(fd, 0, &pd, &seq) != 0)
+		return -1;
+	if (events == 0 || (events & ~(GOR_READABLE | GOR_WRITABLE)))
+		return seterr(EINVAL);
 	if (pd_blocking(pd))
 		return 0;
+	int e = 0;
 	int mode = (events & GOR_READABLE ? NETPOLL_READ : 0) | (events & GOR_WRITABLE ? NETPOLL_WRITE : 0);
 	struct pollfd pfd = {
 		.fd = fd,
@@ -266,21 +258,13 @@ int gor_wait_fd(int fd, int events, int64_t deadline)
 	};
 	pd_lock(pd, mode);
 	for (;;) {
-		if (pd_closed(pd, seq)) {
-			e = EBADF;
-			break;
-		}
 		/* The poller only reports changes: ask about now. */
-		int r = poll(&pfd, 1, 0);
+		int r = pd_closed(pd, seq) ? seterr(EBADF) : poll(&pfd, 1, 0);
 		if (r > 0) {
 			e = pfd.revents & POLLNVAL ? EBADF : 0;
 			break;
 		}
-		if (r < 0 && errno != EINTR) {
-			e = errno;
-			break;
-		}
-		if (r == 0 && (e = netpollblock(pd, mode, deadline, seq)) != 0)
+		if ((e = ioretry(r == 0 ? EAGAIN : errno, pd, mode, deadline, seq)) != 0)
 			break;
 	}
 	pd_unlock(pd, mode);
@@ -297,35 +281,19 @@ static void setnodelay(int fd)
 
 int gor_accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
-	getg_adopt();
 	struct pollDesc *pd;
 	uint32_t seq;
-	int e = pd_prepare(fd, &pd, &seq);
-	if (e != 0)
-		return seterr(e);
+	if (ioprep(fd, 0, &pd, &seq) != 0)
+		return -1;
 	if (pd_blocking(pd))
 		return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC); /* not a socket */
-	int nfd;
+	int nfd, e = 0;
 	pd_lock(pd, NETPOLL_READ);
-	for (;;) {
-		if (pd_closed(pd, seq)) {
-			nfd = -1;
-			e = EBADF;
-			break;
-		}
-		nfd = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (nfd >= 0)
-			break;
-		e = errno;
-		/* ECONNABORTED: that connection went away while queued; wait
-		 * for the next, as Go does */
-		if (e == EINTR || e == ECONNABORTED)
-			continue;
-		if (e != EAGAIN && e != EWOULDBLOCK)
-			break;
-		if ((e = netpollblock(pd, NETPOLL_READ, GOR_NEVER, seq)) != 0)
-			break;
-	}
+	/* ECONNABORTED: that connection went away while queued; wait for
+	 * the next, as Go does */
+	do
+		nfd = pd_closed(pd, seq) ? seterr(EBADF) : accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (nfd < 0 && (e = ioretry(errno == ECONNABORTED ? EINTR : errno, pd, NETPOLL_READ, GOR_NEVER, seq)) == 0);
 	pd_unlock(pd, NETPOLL_READ);
 	if (nfd < 0)
 		return seterr(e);
@@ -391,15 +359,13 @@ static int connect_pd(int fd, struct pollDesc *pd, uint32_t seq, const struct so
 
 int gor_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	getg_adopt();
 	struct pollDesc *pd;
 	uint32_t seq;
-	int e = pd_prepare(fd, &pd, &seq);
-	if (e != 0)
-		return seterr(e);
+	if (ioprep(fd, 0, &pd, &seq) != 0)
+		return -1;
 	if (pd_blocking(pd))
 		return connect(fd, sa, len); /* not a socket */
-	e = connect_pd(fd, pd, seq, sa, len, GOR_NEVER);
+	int e = connect_pd(fd, pd, seq, sa, len, GOR_NEVER);
 	return e ? seterr(e) : 0;
 }
 
@@ -577,47 +543,26 @@ static int tcpsocket(int family, struct pollDesc **pdp, uint32_t *seq)
 	return fd;
 }
 
-/* Closes a socket this file made that is not handed out. */
-static void tcpclose(int fd)
+/* Binds a fresh socket to sa and listens; the wildcard [::] accepts
+ * IPv4 too. 0 or an errno value. */
+static int tcplisten(int fd, const struct sockaddr *sa, socklen_t len, bool dualstack, int backlog)
 {
-	int e = errno;
-	gor_fd_close(fd);
-	errno = e;
+	int one = 1, zero = 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (dualstack)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	if (bind(fd, sa, len) != 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0)
+		return errno;
+	return 0;
 }
 
-int gor_listen_tcp(const char *addr, int backlog)
+/* gor_listen_tcp and gor_dial_tcp: each address of addr in turn, with a
+ * socket of its own, until one works (a dial stops at its deadline). */
+static int tcpopen(const char *addr, bool listening, int backlog, int64_t deadline)
 {
 	getg_adopt();
 	struct addrlist al;
-	int e = parseaddr(addr, true, &al);
-	if (e != 0)
-		return seterr(e);
-	for (int i = 0; i < al.n; i++) {
-		struct pollDesc *pd;
-		uint32_t seq;
-		struct sockaddr *sa = (struct sockaddr *)&al.addrs[i];
-		int fd = tcpsocket(sa->sa_family, &pd, &seq);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		int one = 1, zero = 0;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (i == 0 && al.dualstack)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-		if (bind(fd, sa, al.lens[i]) == 0 && listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0)
-			return fd;
-		e = errno;
-		tcpclose(fd);
-	}
-	return seterr(e);
-}
-
-int gor_dial_tcp(const char *addr, int64_t deadline)
-{
-	getg_adopt();
-	struct addrlist al;
-	int e = parseaddr(addr, false, &al);
+	int e = parseaddr(addr, listening, &al);
 	if (e != 0)
 		return seterr(e);
 	for (int i = 0; i < al.n && e != ETIMEDOUT; i++) {
@@ -629,13 +574,23 @@ int gor_dial_tcp(const char *addr, int64_t deadline)
 			e = errno;
 			continue;
 		}
-		e = connect_pd(fd, pd, seq, sa, al.lens[i], deadline);
-		if (e == 0) {
+		if (listening)
+			e = tcplisten(fd, sa, al.lens[i], i == 0 && al.dualstack, backlog);
+		else if ((e = connect_pd(fd, pd, seq, sa, al.lens[i], deadline)) == 0)
 			setnodelay(fd);
+		if (e == 0)
 			return fd;
-		}
-		errno = e;
-		tcpclose(fd);
+		gor_fd_close(fd);
 	}
 	return seterr(e);
+}
+
+int gor_listen_tcp(const char *addr, int backlog)
+{
+	return tcpopen(addr, true, backlog, GOR_NEVER);
+}
+
+int gor_dial_tcp(const char *addr, int64_t deadline)
+{
+	return tcpopen(addr, false, 0, deadline);
 }

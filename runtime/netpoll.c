@@ -52,6 +52,12 @@
  * read the timer. When the timer fires it wakes the G "not ready"; the G
  * deletes the timer (deltimer waits for a running one) before returning.
  *
+ * Who polls: an M that runs out of work, without blocking (findrunnable);
+ * the timed sleeper, blocking until the next timer (sleep_without_p); and
+ * sysmon, without blocking, when nobody has polled for 10 ms while no M
+ * blocks in the poller (netpoll_sysmon_poll), so that Ps kept busy by
+ * goroutines that never run out of work do not starve the fds.
+ *
  * netpollWaiters counts parked goroutines. The scheduler polls only
  * while it is not zero, and the deadlock check counts them as alive (a
  * goroutine waiting for a peer is not stuck). It is raised before a G is
@@ -62,16 +68,19 @@
  * Locking rules:
  *   pd->lock (a runtime lock, never held across a switch): state, issock
  *     and registration; seq increments; installing and removing G|BOTH
- *     values. Lock order: pd->lock, then a P's timer lock and sched.lock
- *     (the commit adds its timer under it); nothing takes pd->lock while
- *     holding those.
+ *     values. It is innermost: the only lock taken under it is initlock
+ *     (the first registration starts the backend), and goroutines are
+ *     readied, timers added and the poller woken only after it is
+ *     released. Deadline timers take it from their timer function, which
+ *     runs with no lock held.
  *   state is published with release order after issock is written, and
  *     read with acquire order; seq is atomic; rg and wg are changed only
  *     by CAS or swap (full order).
  *   The table: lookups are lock-free (acquire loads); growing it and
  *     adding leaves happen under pdtablock. Replaced tables are kept (a
  *     lookup may still be reading one) on a list, and leaves are shared.
- *   netpollWaiters, netpollWakeSig, netpollblocked, inited: atomics.
+ *   netpollWaiters, netpollWakeSig, netpollblocked, lastpoll, inited:
+ *     atomics.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -175,6 +184,7 @@ static gor_lock initlock;
 static atomic_u32 netpollWaiters;
 static atomic_u32 netpollWakeSig; /* a netpoll_break is on its way */
 static atomic_u32 netpollblocked; /* Ms waiting in the backend */
+static atomic_u64 lastpoll;       /* nanotime() of the last netpoll */
 
 bool netpollinited(void)
 {
@@ -576,6 +586,7 @@ struct gor_g *netpoll(int64_t delay)
 		atomic_add_u32(&netpollblocked, -1);
 	if (woken)
 		atomic_store_u32(&netpollWakeSig, 0);
+	atomic_store_u64(&lastpoll, (uint64_t)nanotime());
 	struct gor_g *list = NULL;
 	int64_t nready = 0;
 	for (int i = 0; i < n; i++) {
@@ -598,4 +609,20 @@ struct gor_g *netpoll(int64_t delay)
 	if (nready)
 		atomic_add_u64(&counters.netpoll, nready);
 	return list;
+}
+
+/* sysmon's part (Go's sysmon netpoll): while every P stays busy nobody
+ * polls, so the goroutines whose fds are ready would wait for a P to run
+ * out of work. If nobody has polled for 10 ms and no M blocks in the
+ * poller, poll without blocking and queue what is ready. */
+void netpoll_sysmon_poll(int64_t now)
+{
+	if (!netpollAnyWaiters() || netpollBlocked())
+		return;
+	uint64_t last = atomic_load_u64(&lastpoll);
+	if ((int64_t)last + 10 * GOR_MILLISECOND > now || !atomic_cas_u64(&lastpoll, last, (uint64_t)now))
+		return;
+	struct gor_g *list = netpoll(0);
+	if (list)
+		injectglist(NULL, list);
 }

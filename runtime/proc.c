@@ -11,9 +11,12 @@
  * goroutine code only while it holds a P, so at most MAXPROCS threads run
  * goroutines at any instant. New and readied goroutines go to the current
  * P's local queue (runnext first), overflow to the global queue; an M that
- * runs out of work takes from the global queue, then steals half of
- * another P's queue, then gives up its P and sleeps on a futex. At most
- * one sleeping M has a timeout: the earliest timer of any P.
+ * runs out of work takes from the global queue, polls the fds goroutines
+ * wait on (netpoll.c) without blocking, then steals half of another P's
+ * queue, then gives up its P and sleeps on a futex. At most one sleeping
+ * M has a timeout, the earliest timer of any P, and while goroutines wait
+ * on fds it sleeps in the poller instead, which wakes it for both; the
+ * goroutines the poller readies are injected onto idle Ps (injectglist).
  *
  * Spinning. An M looking for work with a P but finding none yet is
  * "spinning" (sched.nmspinning counts them). wakep starts a spinning M only
@@ -56,7 +59,7 @@
  * Locking rules:
  *   sched.lock: midle/nmidle, pidle (npidle is also read without it),
  *     global run queue, global G free list, allm, m->idle, stop-the-world
- *     state, the timed sleeper.
+ *     state, the timed sleeper (and whether it polls).
  *   P run queues: lock-free. runqtail is written by the owner only,
  *     runqhead is advanced by CAS by the owner and thieves, slots are
  *     written by the owner only at tail and read by thieves before their
@@ -580,20 +583,11 @@ void goready(struct gor_g *gp, bool next)
 	wakep();
 }
 
-/* The M blocked in netpoll in sleep_without_p, if any (under
- * sched.lock). There is at most one, so that netpollBreak, which wakes
- * one poller, wakes the right one. It is not always the timed sleeper:
- * wake_timedsleeper clears that at once, while the poller takes a moment
- * to come out; an M that went into the poller meanwhile could take the
- * one wake-up and leave the other blocked for good, deaf to the note a
- * later hand-off (startlockedm) rings. */
-static struct gor_m *poller;
-
 /* Whether mp, an idle M, sleeps in the poller rather than on its note
  * (see sleep_without_p). Under sched.lock. */
 static inline bool mpolls_locked(struct gor_m *mp)
 {
-	return poller == mp;
+	return sched.timedsleeper == mp && sched.timedsleep_polls;
 }
 
 /* Wakes an idle M that was handed a P, where it sleeps. */
@@ -1125,11 +1119,11 @@ static struct gor_g *stealwork(struct gor_m *mp)
 }
 
 /*
- * Makes the goroutines of a netpoll list runnable (Go's injectglist), each
- * traced as woken by the netpoller (netpollready): as
+ * Makes the goroutines of a netpoll list runnable (Go's injectglist),
+ * each traced as woken by the netpoller (netpollready): as
  * many as there are idle Ps go to the global queue, with an M started
  * for each, and the rest to mp's P; all to the global queue when mp has
- * no P.
+ * no P or is NULL (sysmon, which is no M).
  */
 static void netpollready(struct gor_g *gp)
 {
@@ -1140,14 +1134,14 @@ static void netpollready(struct gor_g *gp)
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 }
 
-static void injectglist(struct gor_m *mp, struct gor_g *list)
+void injectglist(struct gor_m *mp, struct gor_g *list)
 {
 	uint32_t n = 0;
 	for (struct gor_g *gp = list; gp; gp = gp->schedlink, n++)
 		netpollready(gp);
 	if (n == 0)
 		return;
-	uint32_t nglobal = mp->p ? atomic_load_u32(&sched.npidle) : n;
+	uint32_t nglobal = mp && mp->p ? atomic_load_u32(&sched.npidle) : n;
 	if (nglobal > n)
 		nglobal = n;
 	if (nglobal > 0) {
@@ -1193,7 +1187,7 @@ static void sleep_without_p(struct gor_m *mp)
 	}
 	bool poll = netpollAnyWaiters();
 	struct gor_m *ts = sched.timedsleeper;
-	if ((ts != NULL && (sched.timedsleep_polls || !poll)) || (poll && poller != NULL)) {
+	if (ts != NULL && (sched.timedsleep_polls || !poll)) {
 		stopm_locked(mp);
 		return;
 	}
@@ -1207,8 +1201,6 @@ static void sleep_without_p(struct gor_m *mp)
 	sched.timedsleeper = mp;
 	sched.timedsleep_until = until;
 	sched.timedsleep_polls = poll;
-	if (poll)
-		poller = mp;
 	mp->idle = true;
 	noteclear(&mp->park);
 	unlock(&sched.lock);
@@ -1225,8 +1217,6 @@ static void sleep_without_p(struct gor_m *mp)
 		notetsleep(&mp->park, until);
 	}
 	lock(&sched.lock);
-	if (poller == mp)
-		poller = NULL;
 	if (sched.timedsleeper == mp)
 		sched.timedsleeper = NULL;
 	struct gor_p *pp = mp->nextp;
@@ -1254,16 +1244,20 @@ static void sleep_without_p(struct gor_m *mp)
 
 /* Wakes the timed sleeper if `when` is earlier than it planned to wake,
  * or gets an M going if nobody sleeps with a timeout (Go's
- * wakeNetPoller). Called when a timer becomes its P's earliest. */
+ * wakeNetPoller). Called when a timer becomes its P's earliest. A sleeper
+ * on its note gives up its place at once; one in the poller keeps it
+ * until it is out, so that no second M blocks in the poller meanwhile
+ * (the poller's wake-up signal serves one blocked M at a time). */
 void wake_timedsleeper(int64_t when)
 {
 	lock(&sched.lock);
 	struct gor_m *ts = sched.timedsleeper;
 	if (ts && sched.timedsleep_until > when) {
-		sched.timedsleeper = NULL;
 		bool polls = sched.timedsleep_polls;
-		if (!polls)
+		if (!polls) {
+			sched.timedsleeper = NULL;
 			notewakeup(&ts->park);
+		}
 		unlock(&sched.lock);
 		if (polls)
 			netpollBreak();

@@ -458,6 +458,7 @@ void fatal_off_small_stack(const char *msg, const char *detail);
 void readschedstats(gor_stats_t *out);
 /* Goroutines that exist now (Go's gcount), without adopting the caller. */
 int gcount(void);
+
 /* ---- netpoll.c: the scheduler's side of the netpoller ----------------- */
 
 /* Polls the fds goroutines wait on: delay < 0 blocks until one is ready
@@ -471,6 +472,9 @@ bool netpollinited(void);
 bool netpollAnyWaiters(void);
 /* An M is blocked in netpoll: it will see what becomes ready. */
 bool netpollBlocked(void);
+/* Makes a netpoll list runnable (proc.c); mp is the caller's M, NULL on
+ * sysmon. */
+void injectglist(struct gor_m *mp, struct gor_g *list);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);

@@ -17,11 +17,28 @@
 
 /* ---- parking and waking ---------------------------------------------------- */
 
+/* Writers that run a little later; writers_done counts them back, so that
+ * their fd is not closed under them. */
+static atomic_int writers_done;
+
 static void write_later(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	gor_sleep(10 * GOR_MILLISECOND);
 	gor_write(fd, "hello", 5);
+	atomic_fetch_add(&writers_done, 1);
+}
+
+static void wait_writers(int n)
+{
+	TU_WAIT_UNTIL(atomic_load(&writers_done) == n, "%d of %d writers done", atomic_load(&writers_done), n);
+}
+
+/* Parks in gor_read on fd until its writer goes away. */
+static void park_in_read_g(void *arg)
+{
+	char c;
+	gor_read((int)(intptr_t)arg, &c, 1);
 }
 
 START_TEST(test_pipe_wakes_reader)
@@ -39,6 +56,7 @@ START_TEST(test_pipe_wakes_reader)
 	ck_assert_msg(s1.netpoll_wakeups > s0.netpoll_wakeups, "netpoll_wakeups %llu -> %llu",
 		      (unsigned long long)s0.netpoll_wakeups, (unsigned long long)s1.netpoll_wakeups);
 	ck_assert_int_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+	wait_writers(1);
 	ck_assert_int_eq(gor_fd_close(p[0]), 0);
 	ck_assert_int_eq(gor_fd_close(p[1]), 0);
 }
@@ -307,6 +325,7 @@ static void write_byte_later(void *arg)
 {
 	gor_sleep(20 * GOR_MILLISECOND);
 	gor_write((int)(intptr_t)arg, "z", 1);
+	atomic_fetch_add(&writers_done, 1);
 }
 
 START_TEST(test_wait_fd)
@@ -343,6 +362,7 @@ START_TEST(test_wait_fd)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(gor_wait_fd(p[0], 4, GOR_NEVER), -1);
 	ck_assert_int_eq(errno, EINVAL);
+	wait_writers(2);
 	gor_fd_close(p[0]);
 	gor_fd_close(p[1]);
 	gor_fd_close(sv[0]);
@@ -519,20 +539,130 @@ START_TEST(test_two_readers)
 }
 END_TEST
 
-/* ---- an idle poller costs nothing -------------------------------------------- */
+/* ---- timers, fds and a bound main thread, all at once ------------------------ */
 
-static void park_in_read(void *arg)
+/* While fds are waited on, the timed sleeper sleeps in the poller: new
+ * earlier timers, and main's goroutine becoming runnable while main's
+ * own M sleeps there, must break the poll. */
+enum { NSLEEPERS = 16, NPAIRS = 8 };
+static atomic_int mix_done, mix_errs;
+static gor_chan *mix_ch;
+static int mixpipes[NPAIRS][2][2];
+
+static void mix_sleeper(void *arg)
+{
+	unsigned k = (unsigned)(intptr_t)arg;
+	for (unsigned i = 0; i < 40; i++) {
+		int64_t d = (int64_t)((k * 7 + i * 13) % 2000) * GOR_MICROSECOND;
+		int64_t t0 = gor_now();
+		gor_sleep(d);
+		if (gor_now() - t0 < d)
+			atomic_fetch_add(&mix_errs, 1);
+	}
+	atomic_fetch_add(&mix_done, 1);
+}
+
+/* Even members of a pair echo what the odd ones send. */
+static void mix_pinger(void *arg)
+{
+	int k = (int)(intptr_t)arg, pair = k / 2;
+	int in = mixpipes[pair][k % 2][0], out = mixpipes[pair][1 - k % 2][1];
+	uint32_t v = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		if (k % 2) {
+			v = i;
+			if (gor_write(out, &v, sizeof v) != sizeof v || nu_readfull_g(in, &v, sizeof v) != 0 || v != i)
+				break;
+		} else if (nu_readfull_g(in, &v, sizeof v) != 0 || gor_write(out, &v, sizeof v) != sizeof v) {
+			break;
+		}
+		if (i == 199)
+			atomic_fetch_add(&mix_done, 1);
+	}
+}
+
+static void mix_sender(void *arg)
+{
+	(void)arg;
+	for (int64_t i = 0; i < 300; i++) {
+		gor_sleep((i % 5) * 50 * GOR_MICROSECOND);
+		gor_send(mix_ch, &i);
+	}
+}
+
+START_TEST(test_timers_fds_main)
+{
+	gor_maxprocs(_i + 1);
+	atomic_store(&mix_done, 0);
+	atomic_store(&mix_errs, 0);
+	int idle[2];
+	nu_pipe(idle);
+	TU_GO(park_in_read_g, (void *)(intptr_t)idle[0]); /* keeps the poller in use throughout */
+	mix_ch = gor_chan_make(sizeof(int64_t), 0);
+	for (int k = 0; k < NSLEEPERS; k++)
+		TU_GO(mix_sleeper, (void *)(intptr_t)k);
+	for (int pair = 0; pair < NPAIRS; pair++) {
+		nu_pipe(mixpipes[pair][0]);
+		nu_pipe(mixpipes[pair][1]);
+	}
+	for (int k = 0; k < 2 * NPAIRS; k++)
+		TU_GO(mix_pinger, (void *)(intptr_t)k);
+	TU_GO(mix_sender, NULL);
+	for (int64_t i = 0; i < 300; i++) {
+		int64_t v = -1;
+		ck_assert_int_eq(gor_recv(mix_ch, &v), 1);
+		ck_assert_int_eq(v, i);
+	}
+	TU_WAIT_UNTIL(atomic_load(&mix_done) == NSLEEPERS + 2 * NPAIRS, "%d of %d done",
+		      atomic_load(&mix_done), NSLEEPERS + 2 * NPAIRS);
+	ck_assert_int_eq(atomic_load(&mix_errs), 0);
+	gor_fd_close(idle[1]);
+	for (int pair = 0; pair < NPAIRS; pair++)
+		for (int k = 0; k < 4; k++)
+			gor_fd_close(mixpipes[pair][k / 2][k % 2]);
+}
+END_TEST
+
+/* ---- sysmon polls when no P runs out of work ---------------------------------- */
+
+static atomic_int sysmon_reader_done;
+
+static void read_one_byte_g(void *arg)
 {
 	char c;
-	gor_read((int)(intptr_t)arg, &c, 1);
+	if (gor_read((int)(intptr_t)arg, &c, 1) == 1)
+		atomic_store(&sysmon_reader_done, 1);
 }
+
+/* MAXPROCS=1 and main never runs out of work (it yields to nobody), so
+ * no M polls: only sysmon's poll can make the reader runnable. */
+START_TEST(test_sysmon_polls)
+{
+	gor_maxprocs(1);
+	int p[2];
+	nu_pipe(p);
+	TU_GO(read_one_byte_g, (void *)(intptr_t)p[0]);
+	gor_sleep(10 * GOR_MILLISECOND); /* it parks on the pipe */
+	ck_assert_int_eq(gor_write(p[1], "x", 1), 1);
+	int64_t t0 = gor_now(), dl = tu_deadline(TU_WAIT_S);
+	while (!atomic_load(&sysmon_reader_done) && tu_now() < dl)
+		gor_yield();
+	ck_assert_msg(atomic_load(&sysmon_reader_done), "the reader was never run");
+	ck_assert_msg(gor_now() - t0 < nu_late_ns(), "the reader ran after %lld ms",
+		      (long long)((gor_now() - t0) / GOR_MILLISECOND));
+	gor_fd_close(p[0]);
+	gor_fd_close(p[1]);
+}
+END_TEST
+
+/* ---- an idle poller costs nothing -------------------------------------------- */
 
 START_TEST(test_idle_cpu)
 {
 	gor_maxprocs(_i + 1);
 	int p[2];
 	nu_pipe(p);
-	TU_GO(park_in_read, (void *)(intptr_t)p[0]);
+	TU_GO(park_in_read_g, (void *)(intptr_t)p[0]);
 	gor_sleep(20 * GOR_MILLISECOND); /* let everything settle */
 	int64_t c0 = tu_cpu_ns(), t0 = gor_now();
 	gor_sleep(300 * GOR_MILLISECOND);
@@ -550,12 +680,6 @@ END_TEST
 static const char *const p1_env[] = {"GOR_MAXPROCS=1", NULL};
 static const char *const p2_env[] = {"GOR_MAXPROCS=2", NULL};
 
-static void reader_g(void *arg)
-{
-	char c;
-	gor_read((int)(intptr_t)arg, &c, 1);
-}
-
 /* Did I/O, closed everything, then blocks on a channel. */
 static int io_then_block_child(void *arg)
 {
@@ -569,7 +693,7 @@ static int io_then_block_child(void *arg)
 		TU_CHILD_CHECK(gor_read(p[0], &c, 1) == 1, "read");
 	} else if (variant == 1) {
 		/* a reader parked with no deadline, woken by the close */
-		TU_CHILD_CHECK(gor_go(reader_g, (void *)(intptr_t)p[0]) == 0, "gor_go");
+		TU_CHILD_CHECK(gor_go(park_in_read_g, (void *)(intptr_t)p[0]) == 0, "gor_go");
 		gor_sleep(20 * GOR_MILLISECOND);
 	} else {
 		char c;
@@ -600,7 +724,7 @@ static int fd_waiter_child(void *arg)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return 4;
-	TU_CHILD_CHECK(gor_go(reader_g, (void *)(intptr_t)p[0]) == 0, "gor_go");
+	TU_CHILD_CHECK(gor_go(park_in_read_g, (void *)(intptr_t)p[0]) == 0, "gor_go");
 	gor_chan *ch = gor_chan_make(0, 0);
 	gor_recv(ch, NULL);
 	return 0;
@@ -636,6 +760,8 @@ int main(void)
 	tcase_add_test(tc, test_regular_file);
 	tcase_add_test(tc, test_bad_fds);
 	tcase_add_loop_test(tc, test_two_readers, 0, 2);
+	tcase_add_loop_test(tc, test_timers_fds_main, 0, 2);
+	tcase_add_test(tc, test_sysmon_polls);
 	tcase_add_loop_test(tc, test_idle_cpu, 0, 2);
 	tcase_add_loop_test(tc, test_deadlock_after_io, 0, 6);
 	tcase_add_loop_test(tc, test_fd_waiter_not_deadlock, 0, 2);
