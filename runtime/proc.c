@@ -565,7 +565,7 @@ void finish_after_slow(struct gor_m *mp)
 /* ---- parking and readying ------------------------------------------- */
 
 
-static void wakep(void);
+void wakep(void);
 
 void goready(struct gor_g *gp, bool next)
 {
@@ -808,7 +808,7 @@ static void startm(struct gor_p *pp, bool spinning)
 
 /* Tries to add one spinning M when there is an idle P and nobody looks
  * for work already: called when a goroutine becomes runnable. */
-static void wakep(void)
+void wakep(void)
 {
 	if (atomic_load_u32(&sched.npidle) == 0)
 		return;

@@ -431,6 +431,8 @@ void netpoll_sysmon_poll(int64_t now);
  */
 void gopreempt(struct gor_g *gp);
 extern atomic_u32 preemptpending;
+/* Starts a spinning M if a P is idle and nobody spins (proc.c). */
+void wakep(void);
 void preemptcheck_slow(void);
 
 static inline void preemptcheck(struct gor_g *gp)
