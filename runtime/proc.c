@@ -1524,6 +1524,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	atomic_store_u8(&gp->preempt, 0);
 	pstat_inc(&pp->ncreated);
 	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
+	if (unlikely(trace_enabled())) traceGoCreate(gp);
 	runqput(pp, gp, true);
 	wakep();
 	return 0;

@@ -495,6 +495,7 @@ static inline bool trace_enabled(void)
 /* Reads GOR_TRACE; called by schedinit before the first procresize. */
 void trace_init(void);
 /* The recorders. mp is the calling M; gp a goroutine; pp a P. */
+void traceGoCreate(struct gor_g *gp);                   /* gp was just made by this thread's goroutine */
 void traceGoStart(struct gor_g *gp);                    /* gp runs on this M's P from now (and m->aftergp stopped) */
 void traceGoStop(struct gor_g *gp, uint8_t after);      /* gp (running) switches to g0: enum after_switch */
 void traceGoUnpark(struct gor_g *gp);                   /* gp made runnable (goready) by this thread */

@@ -10,8 +10,8 @@
  * Who woke whom (goready: the waking goroutine, or a timer, the netpoller,
  * the scheduler), steals (thief P, victim P, how many), timer fires, P
  * hand-offs, system call enter and exit, netpoll wake-ups, preemption
- * requests and MAXPROCS changes (procresize). Goroutine names (gor_attr
- * .name) are recorded the first time a goroutine runs.
+ * requests and MAXPROCS changes (procresize); goroutine creation, with
+ * the creator and the name (gor_attr.name).
  *
  * Recording. Each M appends fixed-layout events to a buffer of its own
  * (mp->tracebuf), so the hot path takes no lock and shares no cache line:
@@ -22,22 +22,25 @@
  * netpoll later, perhaps) share one buffer under a lock. Events are words:
  *   w[0] = kind | nwords << 8 | aux << 16   (aux: 48 bits of small fields)
  *   w[1] = timestamp, in ticks of the trace clock
- *   w[2...] = goroutine ids, and a goroutine's name (NUL-padded)
+ *   w[2...] = goroutine ids, and a new goroutine's name (NUL-padded)
  * The flag trace_on gates every recorder: each hook in the scheduler is
  * `if (unlikely(trace_enabled())) traceXxx(...)`, one relaxed load and a
  * predictable branch when tracing is off, which is always unless
  * GOR_TRACE is set.
  *
- * Where the hooks are. proc.c: execute_prep (traceGoStart: a goroutine
- * starts running; on a direct switch, m->after is set and the goroutine
- * switched away from is recorded as stopped there too, so that the
- * fastest path pays for one hook, not two), gosched_from's switch to g0
- * (traceGoStop), goready (traceGoUnpark), runqsteal (traceProcSteal),
- * handoffp, procresize, and adopt/dropm for threads' own goroutines;
- * time.c: checktimers (traceTimerFire); entersyscall and exitsyscall
- * (traceGoSysCall, traceGoSysExit; traceGoStop when gor_syscall_enter
- * moves a goroutine off an adopted thread), sysmon.c: gopreempt
- * (traceGoPreempt). traceNetpollWake: the netpoller, once it exists.
+ * Where the hooks are. proc.c: newproc (traceGoCreate), execute_prep
+ * (traceGoStart: a goroutine starts running; on a direct switch, m->after
+ * is set and the goroutine switched away from is recorded as stopped
+ * there too, so that the fastest path pays for one hook, not two; both
+ * are in switch.h now), gosched_from's switch to g0 (traceGoStop), goready
+ * (traceGoUnpark), runqsteal (traceProcSteal), handoffp, procresize, and
+ * adopt/dropm for threads' own goroutines; time.c: checktimers
+ * (traceTimerFire); entersyscall and exitsyscall (traceGoSysCall,
+ * traceGoSysExit; traceGoStop when gor_syscall_enter moves a goroutine off
+ * an adopted thread); sysmon.c: gopreempt (traceGoPreempt); the
+ * netpoller (traceNetpollWake). Every hook that makes a goroutine
+ * runnable records before it is published, so that no other M can start
+ * it before the event's time.
  *
  * The clock. On x86-64 the TSC (rdtsc, ~10 ns here against ~25 ns for
  * clock_gettime through the vDSO), but only when the kernel itself uses
@@ -83,11 +86,11 @@
  *         "netpoll" | "scheduler" when a wake-up preceded this run}; why
  *         is one of yield, block, exit, preempt, syscall, resize, or
  *         running (still running when the trace ended).
- *     "i" instants (scope thread): "wake" {"g", "by" (0: none), "src":
- *         "goroutine"|"timer"|"netpoll"|"scheduler"}, "steal" {"victim",
- *         "n"}, "timer" {"heap": P whose timer it was}, "handoff" {"m"},
- *         "syscall" {"g"}, "sysexit" {"g"}, "preempt" {"g"}, "netpoll"
- *         {"g"}.
+ *     "i" instants (scope thread): "create" {"g", "parent"}, "wake"
+ *         {"g", "by" (0: none), "src": "goroutine"|"timer"|"netpoll"|
+ *         "scheduler"}, "steal" {"victim", "n"}, "timer" {"heap": P whose
+ *         timer it was}, "handoff" {"m"}, "syscall" {"g"}, "sysexit"
+ *         {"g"}, "preempt" {"g"}, "netpoll" {"g"}.
  *     flow events "s"/"f" (cat "wake", one id per wake-up by a goroutine):
  *         from the waker's slice to the woken goroutine's next slice.
  *     "maxprocs" instants (scope global) {"old", "new"} and a "C" counter
@@ -131,7 +134,7 @@ struct tracebuf {
 };
 
 enum ev {
-	EV_GOSTART = 1, /* aux: P; w2: goid; a name may follow */
+	EV_GOSTART = 1, /* aux: P; w2: goid */
 	EV_GOSTOP,      /* aux: enum trace_stop | waitreason << 8; w2: goid */
 	EV_GOUNPARK,    /* aux: P | src << 16; w2: goid; w3: waker goid or 0 */
 	EV_STEAL,       /* aux: P | victim << 16 | n << 32 */
@@ -140,6 +143,7 @@ enum ev {
 	EV_SYSEXIT,     /* aux: P or NOP; w2: goid */
 	EV_PREEMPT,     /* aux: P; w2: goid */
 	EV_NETPOLL,     /* aux: P or NOP; w2: goid */
+	EV_GOCREATE,    /* aux: P; w2: goid; w3: creator's goid; a name may follow */
 };
 
 enum wakesrc { SRC_SCHED, SRC_G, SRC_TIMER, SRC_NETPOLL };
@@ -327,14 +331,19 @@ static struct gor_m *thism(void)
 	return tls_m_offset ? getm() : NULL;
 }
 
+/* Tracing starts before any goroutine is made, so every named one's
+ * name is in its creation event. */
+void traceGoCreate(struct gor_g *gp)
+{
+	struct gor_m *mp = getm();
+	uint64_t args[2] = {gp->goid, gp->parentgoid};
+	emitbuf(&mp->tracebuf, mp->id, EV_GOCREATE, pid_of(mp->p), args, 2, gp->name,
+		gp->name ? strnlen(gp->name, MAXNAME) : 0);
+}
+
 static void gostart(struct gor_m *mp, struct gor_g *gp, struct gor_p *pp)
 {
-	/* The name goes with a goroutine's first run: tracing starts before
-	 * any goroutine, so every named one has one. */
-	const char *name = gp->ctx.sp == NULL ? gp->name : NULL;
-	uint64_t args[1] = {gp->goid};
-	emitbuf(&mp->tracebuf, mp->id, EV_GOSTART, pid_of(pp), args, 1, name,
-		name ? strnlen(name, MAXNAME) : 0);
+	emit(mp, EV_GOSTART, pid_of(pp), gp->goid, 0, 1);
 	setwakesrc(mp, SRC_SCHED);
 }
 
@@ -601,8 +610,6 @@ static void decodeevent(struct decoded *d, struct mstate *s, const uint64_t *w, 
 			return;
 		if (s->running)
 			closeslice(d, s, s->stopped ? s->tstop : t, s->stopped ? s->why : STOP_UNKNOWN);
-		if (n > 3)
-			addname(d, w[2], &w[3], n - 3);
 		*s = (struct mstate){.m = s->m, .running = true, .goid = w[2], .t0 = t, .p = p};
 		break;
 	case EV_GOSTOP:
@@ -643,6 +650,13 @@ static void decodeevent(struct decoded *d, struct mstate *s, const uint64_t *w, 
 	case EV_NETPOLL:
 		if (n >= 3)
 			addinst(d, t, kind, p, w[2], 0);
+		break;
+	case EV_GOCREATE:
+		if (n < 4)
+			return;
+		if (n > 4)
+			addname(d, w[2], &w[4], n - 4);
+		addinst(d, t, kind, p, w[2], w[3]);
 		break;
 	}
 }
@@ -872,7 +886,7 @@ static void putinst(struct writer *wr, const struct inst *in)
 	static const char *const names[] = {
 		[EV_GOSTOP] = "syscall", [EV_STEAL] = "steal", [EV_TIMER] = "timer",
 		[EV_HANDOFF] = "handoff", [EV_SYSEXIT] = "sysexit",
-		[EV_PREEMPT] = "preempt", [EV_NETPOLL] = "netpoll",
+		[EV_PREEMPT] = "preempt", [EV_NETPOLL] = "netpoll", [EV_GOCREATE] = "create",
 	};
 	putinstant(wr, in->t, in->p, names[in->kind]);
 	switch (in->kind) {
@@ -885,6 +899,10 @@ static void putinst(struct writer *wr, const struct inst *in)
 		break;
 	case EV_HANDOFF:
 		fprintf(wr->f, "\"m\":%lld}}", (long long)in->a);
+		break;
+	case EV_GOCREATE:
+		fprintf(wr->f, "\"g\":%llu,\"parent\":%llu}}", (unsigned long long)in->a,
+			(unsigned long long)in->b);
 		break;
 	default:
 		fprintf(wr->f, "\"g\":%llu}}", (unsigned long long)in->a);

@@ -227,7 +227,7 @@ static json_t *check_trace(const char *path, const struct expect *e)
 	struct tslice *sl = calloc(n, sizeof *sl);
 	long long *gs = calloc(n, sizeof *gs);
 	long long *flows = calloc(n, sizeof *flows);
-	size_t ngs = 0, nflows = 0, nwakes = 0;
+	size_t ngs = 0, nflows = 0, ncreates = 0;
 	ck_assert(sl && gs && flows);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *ev = json_array_get(events, i);
@@ -297,18 +297,30 @@ static json_t *check_trace(const char *path, const struct expect *e)
 	ck_assert_msg(most <= e->maxprocs, "%d goroutines ran at once with MAXPROCS %d", most, e->maxprocs);
 	for (size_t i = 0; i < nslices; i++)
 		ck_assert_msg(sl[i].tid >= 0 && sl[i].tid < e->maxprocs, "a slice on P%lld", sl[i].tid);
-	/* wake-ups name goroutines that ran */
+	/* wake-ups name goroutines that ran; a goroutine runs after it is
+	 * made, and by a goroutine that ran (main, made before the trace,
+	 * has no creation event) */
 	for (size_t i = 0; i < n; i++) {
 		const json_t *ev = json_array_get(events, i);
-		if (strcmp(json_string_value(json_object_get(ev, "name")), "wake") != 0 ||
-		    strcmp(json_string_value(json_object_get(ev, "ph")), "i") != 0)
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		if (strcmp(json_string_value(json_object_get(ev, "ph")), "i") != 0)
 			continue;
 		const json_t *args = json_object_get(ev, "args");
-		long long g = (long long)num(args, "g"), by = (long long)num(args, "by");
-		ck_assert_msg(hasg(gs, ngs, g), "a wake-up of g%lld, which never ran", g);
-		ck_assert_msg(by == 0 || hasg(gs, ngs, by), "a wake-up by g%lld, which never ran", by);
-		nwakes++;
+		if (strcmp(name, "wake") == 0) {
+			long long g = (long long)num(args, "g"), by = (long long)num(args, "by");
+			ck_assert_msg(hasg(gs, ngs, g), "a wake-up of g%lld, which never ran", g);
+			ck_assert_msg(by == 0 || hasg(gs, ngs, by), "a wake-up by g%lld, which never ran", by);
+		} else if (strcmp(name, "create") == 0) {
+			long long g = (long long)num(args, "g"), parent = (long long)num(args, "parent");
+			long long t = llround(num(ev, "ts") * 1000);
+			ck_assert_msg(hasg(gs, ngs, parent), "g%lld made by g%lld, which never ran", g, parent);
+			for (size_t k = 0; k < nslices; k++)
+				ck_assert_msg(sl[k].g != g || sl[k].ts >= t, "g%lld ran at %lld ns, before it was made at %lld",
+					      g, sl[k].ts, t);
+			ncreates++;
+		}
 	}
+	ck_assert_msg(ncreates > 0, "no goroutine creation in the trace");
 	/* names */
 	for (const char *const *name = e->names; name && *name; name++) {
 		bool found = false;

@@ -42,6 +42,8 @@ struct gt_g {
 	char label[4];    /* A..Z, a..z, then AA, AB... */
 	int nslices;
 	int64_t run;      /* ns running */
+	int64_t created;  /* when it was made, -1: not in the trace (main) */
+	uint64_t parent;  /* who made it, 0: unknown */
 };
 
 enum gt_src { GT_SRC_GOROUTINE, GT_SRC_TIMER, GT_SRC_NETPOLL, GT_SRC_SCHEDULER, GT_NSRC };
@@ -65,6 +67,11 @@ struct gt_procs {
 	int old, new_;
 };
 
+struct gt_create {
+	int64_t t;
+	uint64_t goid, parent;
+};
+
 struct gt_trace {
 	int64_t end;              /* the trace's end; it starts at 0 */
 	int nlanes;               /* P tracks: highest P + 1 */
@@ -81,6 +88,8 @@ struct gt_trace {
 	size_t nsteals;
 	struct gt_procs *procs;
 	size_t nprocs;
+	struct gt_create *creates; /* goroutines made, in file order */
+	size_t ncreates;
 	char **reasons;           /* wait reasons seen, in order of first use */
 	size_t nreasons;
 	size_t ntimers, nhandoffs, nsyscalls, nsysexits, npreempts, nnetpolls;
@@ -116,7 +125,7 @@ struct gt_stats {
 	int64_t parsum;          /* integral of the number running, ns */
 	struct gt_blocked *blocked; /* by reason, most time first */
 	size_t nblocked;
-	int64_t runnable;        /* ns goroutines waited for a P after a wake or a yield */
+	int64_t runnable;        /* ns goroutines waited for a P after being made or woken, or a yield */
 	long nrunnable;
 	int64_t latmax;          /* the longest such wait */
 	long stolen;             /* goroutines taken by steals */

@@ -73,8 +73,9 @@ static const char page_script[] =
 	"for(i=0;i<S.length;i++){perP[S[i][0]].push(i);perG[S[i][1]].push(i);}\n"
 	"var wakesG=[];for(g=0;g<D.gs.length;g++)wakesG.push([]);\n"
 	"for(i=0;i<D.wakes.length;i++){var w=D.wakes[i];if(w[1]>=0)wakesG[w[1]].push(w);}\n"
-	/* goroutine intervals: [t0, t1, state, slice or wake] */
+	/* goroutine intervals: [t0, t1, state, the run it follows or -1] */
 	"function intervals(g){var out=[],sl=perG[g],wk=wakesG[g],j=0;\n"
+	" if(D.gs[g][3]>=0&&sl.length)out.push([D.gs[g][3],S[sl[0]][2],'runnable',-1]);\n"
 	" for(var k=0;k<sl.length;k++){var s=S[sl[k]];out.push([s[2],s[3],'run',sl[k]]);\n"
 	"  var end=D.ends[s[4]];if(end==='exit'||end==='running')continue;\n"
 	"  var until=k+1<sl.length?S[sl[k+1]][2]:END;\n"
@@ -132,7 +133,8 @@ static const char page_script[] =
 	" if(a.hasAttribute('data-s'))t=sliceinfo(+a.getAttribute('data-s'));\n"
 	" else if(a.hasAttribute('data-i')){var v=gint[+a.getAttribute('data-g')][+a.getAttribute('data-i')];\n"
 	"  t=gname(+a.getAttribute('data-g'))+': '+v[2]+'\\n'+fmt(v[0])+' .. '+fmt(v[1])+' ('+fmt(v[1]-v[0])+')';\n"
-	"  if(v[2]!=='run'&&S[v[3]][5]>=0)t+='\\nafter: '+D.ends[S[v[3]][4]]+' ('+D.reasons[S[v[3]][5]]+')';}\n"
+	"  if(v[3]<0)t+='\\nnew, not run yet';\n"
+	"  else if(v[2]!=='run'&&S[v[3]][5]>=0)t+='\\nafter: '+D.ends[S[v[3]][4]]+' ('+D.reasons[S[v[3]][5]]+')';}\n"
 	" else if(a.hasAttribute('data-w')){var w=D.wakes[+a.getAttribute('data-w')];\n"
 	"  t='wake g'+w[2]+' at '+fmt(w[0])+'\\nby '+(w[4]==='goroutine'?'g'+w[5]:w[4]);}\n"
 	" if(drag){tip.style.display='none';return;}\n"
@@ -185,8 +187,9 @@ static json_t *pagedata(const struct gt_trace *t, const char *title)
 	json_t *d = json_object(), *gs = json_array(), *sl = json_array(), *wk = json_array();
 	json_t *reasons = json_array();
 	for (size_t i = 0; i < t->ngs; i++)
-		json_array_append_new(gs, json_pack("[Iss]", (json_int_t)t->gs[i].id,
-						    t->gs[i].name ? t->gs[i].name : "", t->gs[i].label));
+		json_array_append_new(gs, json_pack("[IssI]", (json_int_t)t->gs[i].id,
+						    t->gs[i].name ? t->gs[i].name : "", t->gs[i].label,
+						    (json_int_t)t->gs[i].created));
 	for (size_t i = 0; i < t->nslices; i++) {
 		const struct gt_slice *s = &t->slices[i];
 		json_array_append_new(sl, json_pack("[iiIIiiiI]", s->p, s->g, (json_int_t)s->t0,

@@ -15,8 +15,8 @@
  *  - blocked time: from the end of a slice that ended with "block" to the
  *    goroutine's next wake-up (or next run, if no wake-up was recorded,
  *    or the end of the trace), charged to the slice's wait reason;
- *  - runnable time: from a wake-up, or the end of a slice that yielded
- *    or was preempted, to the goroutine's next run.
+ *  - runnable time: from a goroutine's creation, a wake-up, or the end of
+ *    a slice that yielded or was preempted, to its next run.
  */
 #include <errno.h>
 #include <math.h>
@@ -48,7 +48,7 @@ static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
 /* Loader state: capacities beside the model's arrays. */
 struct loader {
 	struct gt_trace *t;
-	size_t capslices, capgs, capwakes, capsteals, capprocs, capreasons;
+	size_t capslices, capgs, capwakes, capsteals, capprocs, capreasons, capcreates;
 	uint64_t *sliceg; /* goroutine id of each slice until gs is built */
 	size_t capsliceg;
 	char **slicename;
@@ -153,6 +153,10 @@ static void addinstant(struct loader *l, const json_t *ev, const char *name, int
 		struct gt_steal *st = APPEND(l, steals, nsteals, capsteals);
 		if (st)
 			*st = (struct gt_steal){ts, p, (int)intarg(args, "victim", -1), (int)intarg(args, "n", 1)};
+	} else if (strcmp(name, "create") == 0) {
+		struct gt_create *c = APPEND(l, creates, ncreates, capcreates);
+		if (c)
+			*c = (struct gt_create){ts, (uint64_t)intarg(args, "g", 0), (uint64_t)intarg(args, "parent", 0)};
 	} else if (strcmp(name, "maxprocs") == 0) {
 		struct gt_procs *pr = APPEND(l, procs, nprocs, capprocs);
 		if (pr)
@@ -256,6 +260,7 @@ static int buildgs(struct loader *l)
 			order[k] = (int)t->ngs;
 			struct gt_g *g = &t->gs[t->ngs];
 			g->id = gid[i];
+			g->created = -1;
 			makelabel(g->label, t->ngs);
 			char dflt[32];
 			snprintf(dflt, sizeof dflt, "g%llu", (unsigned long long)g->id);
@@ -272,6 +277,13 @@ static int buildgs(struct loader *l)
 	for (size_t i = 0; i < t->nwakes; i++) {
 		int k = findg(ids, nids, t->wakes[i].goid);
 		t->wakes[i].g = k >= 0 ? order[k] : -1;
+	}
+	for (size_t i = 0; i < t->ncreates; i++) {
+		int k = findg(ids, nids, t->creates[i].goid);
+		if (k >= 0) {
+			t->gs[order[k]].created = t->creates[i].t;
+			t->gs[order[k]].parent = t->creates[i].parent;
+		}
 	}
 	qsort(t->wakes, t->nwakes, sizeof *t->wakes, cmpwake);
 	rc = 0;
@@ -356,6 +368,7 @@ void gt_free(struct gt_trace *t)
 	free(t->wakes);
 	free(t->steals);
 	free(t->procs);
+	free(t->creates);
 	memset(t, 0, sizeof *t);
 }
 
@@ -491,6 +504,8 @@ static int waits(const struct gt_trace *t, struct gt_stats *s)
 		goto out;
 	for (size_t g = 0; g < t->ngs; g++) {
 		size_t w = wfirst[g];
+		if (t->gs[g].created >= 0 && sfirst[g] < sfirst[g + 1])
+			addrunnable(s, t->slices[sl[sfirst[g]]].t0 - t->gs[g].created);
 		for (size_t i = sfirst[g]; i < sfirst[g + 1]; i++) {
 			const struct gt_slice *prev = &t->slices[sl[i]];
 			bool last = i + 1 == sfirst[g + 1];

@@ -13,9 +13,10 @@
  * it switched between goroutines (several slices fall in it), and a long
  * stretch of those reads ~ctx~~~. A goroutine lane shows its state per
  * column: '#' it ran at some time in the column, '+' it was runnable
- * (woken, or yielded, and waiting for a P), '.' blocked (parked, or in a
- * system call), ' ' not started yet or exited. Letters are given in order
- * of first run; the legend under the lanes names them.
+ * (new, woken, or yielded, and waiting for a P), '.' blocked (parked, or
+ * in a system call), ' ' not made yet (or made before the trace: main)
+ * or exited. Letters are given in order of first run; the legend under
+ * the lanes names them.
  *
  * Everything is computed in integers (see gortrace.h), so that the output
  * is the same on every machine.
@@ -143,6 +144,8 @@ static void glane(const struct gt_trace *t, int g, int width, char *line)
 		const struct gt_slice *s = i < t->nslices ? &t->slices[i] : NULL;
 		if (s && s->g != g)
 			continue;
+		if (prev == NULL && s && t->gs[g].created >= 0)
+			mark(t, width, line, t->gs[g].created, s->t0, '+');
 		if (prev && prev->end != GT_EXIT && prev->end != GT_RUNNING) {
 			int64_t from = prev->t1, until = s ? s->t0 : t->end;
 			if (prev->end == GT_BLOCK || prev->end == GT_SYSCALL || prev->end == GT_UNKNOWN) {
