@@ -131,18 +131,6 @@ void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 }
 
 
-uint32_t fastrandn(uint32_t n)
-{
-	struct gor_m *mp = getm();
-	uint64_t x = mp ? mp->fastrand : (uint64_t)nanotime();
-	/* wyrand: one multiply, good enough for victim and case selection */
-	x += 0xa0761d6478bd642full;
-	if (mp)
-		mp->fastrand = x;
-	__uint128_t r = (__uint128_t)x * (x ^ 0xe7037ed1a0b428dbull);
-	uint32_t v = (uint32_t)((uint64_t)(r >> 64) ^ (uint64_t)r);
-	return (uint32_t)(((uint64_t)v * n) >> 32);
-}
 
 /* ---- local run queue (runq*) ----------------------------------------- */
 
