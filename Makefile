@@ -5,18 +5,21 @@
 #   make demo         build and run the first sample (fib on 8 goroutines, P=1 vs P=N)
 #   make test         the Check suites
 #   make check-valgrind check-asan check-tsan check-aarch64 check-ao
+#   make check-kqueue the suites with the kqueue netpoller, over an emulation
 #   make bench        gor beside Go (QUICK=1: each once, as a smoke test)
 #   make install PREFIX=/usr/local
 #
 # Variables: CC (gcc or clang), B (build directory), ATOMICS=c11|ao,
-# SAN=address|thread (sanitizer build). Each variant builds into its own
-# directory under build/, so they never mix objects.
+# SAN=address|thread (sanitizer build), NETPOLL=kqueue (the kqueue backend
+# on Linux, over tests/compat/kqueue_emu.c). Each variant builds into its
+# own directory under build/, so they never mix objects.
 
 VERSION := 0.1.0
 CC      ?= cc
 B       ?= build
 ATOMICS ?= c11
 SAN     ?=
+NETPOLL ?=
 PREFIX  ?= /usr/local
 
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
@@ -44,6 +47,11 @@ LIBS       := -pthread -ldl
 RT_SRC  := $(sort $(wildcard runtime/*.c))
 RT_OBJ  := $(RT_SRC:%.c=$(B)/obj/%.o) $(B)/obj/asm/$(ARCH).o
 
+ifeq ($(NETPOLL),kqueue)
+LIB_CFLAGS += -DGOR_NETPOLL_KQUEUE -Itests/compat
+RT_OBJ     += $(B)/obj/tests/compat/kqueue_emu.o
+endif
+
 # Check: native, or the cross architecture's copy when cross-compiling.
 ifeq ($(ARCH),$(NATIVE))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck_pic -lsubunit -lm -lrt)
@@ -66,7 +74,7 @@ SAMPLE_SRC := $(sort $(wildcard samples/*.c))
 SAMPLE_BIN := $(SAMPLE_SRC:samples/%.c=$(B)/samples/%)
 
 .PHONY: all lib tools test check-valgrind check-asan check-tsan check-aarch64 check-ao \
-        check-clang bench demo clean install deps-test deps-ci deps-tools
+        check-clang check-kqueue bench demo clean install deps-test deps-ci deps-tools
 .DELETE_ON_ERROR:
 
 all: lib tools $(SAMPLE_BIN)
@@ -76,6 +84,8 @@ lib: $(B)/libgor.a $(B)/libgor.so $(B)/gor.pc
 $(B)/obj/%.o: %.c $(wildcard runtime/*.h) include/gor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(B)/obj/runtime/netpoll_kqueue.o $(B)/obj/tests/compat/kqueue_emu.o: tests/compat/sys/event.h
 
 $(B)/obj/asm/%.o: asm/%.S
 	@mkdir -p $(dir $@)
@@ -130,7 +140,7 @@ $(B)/tests/check_schedtrace: tests/check_schedtrace.c tests/testutil.h $(B)/libg
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Iruntime $< -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(CHECK_LIBS) $(JSON_LIBS) $(LIBS)
 
-$(B)/tests/%: tests/%.c tests/testutil.h $(B)/libgor.a include/gor.h
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libgor.a include/gor.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -Iruntime $< -o $@ $(B)/libgor.a $(LDFLAGS_SAN) $(CHECK_LIBS) $(LIBS)
 
@@ -160,6 +170,11 @@ check-ao:
 check-clang:
 	@tools/deps.sh clang
 	@$(MAKE) --no-print-directory test B=build/clang CC=clang
+
+# runtime/netpoll_kqueue.c has no kqueue kernel here: it is built against
+# tests/compat/sys/event.h and runs over the epoll emulation beside it.
+check-kqueue:
+	@$(MAKE) --no-print-directory test B=build/kqueue NETPOLL=kqueue
 
 check-aarch64:
 	@tools/deps.sh gcc-aarch64-linux-gnu qemu-user check:arm64 libsubunit-dev:arm64 libjansson-dev:arm64

@@ -29,11 +29,12 @@ bench_fail(const char *fmt, ...)
 	exit(1);
 }
 
-enum { BENCH_INT, BENCH_DURATION };
+enum { BENCH_INT, BENCH_DURATION, BENCH_STRING };
 
 struct bench_flag {
 	const char *name; /* without the dash */
-	int kind;         /* BENCH_INT: long long; BENCH_DURATION: int64_t ns */
+	int kind;         /* BENCH_INT: long long; BENCH_DURATION: int64_t ns;
+			   * BENCH_STRING: const char * (into argv) */
 	void *val;
 	const char *help;
 };
@@ -66,7 +67,7 @@ static void bench_usage(const char *prog, const struct bench_flag *f, size_t n)
 	fprintf(stderr, "usage: %s", prog);
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, " [-%s %s]", f[i].name,
-			f[i].kind == BENCH_INT ? "N" : "DURATION");
+			f[i].kind == BENCH_INT ? "N" : f[i].kind == BENCH_STRING ? "STRING" : "DURATION");
 	fputc('\n', stderr);
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "  -%s\t%s\n", f[i].name, f[i].help);
@@ -110,6 +111,8 @@ bench_flags(int argc, char **argv, const struct bench_flag *f, size_t n)
 			if (errno || end == val || *end)
 				goto bad;
 			*(long long *)f[k].val = v;
+		} else if (f[k].kind == BENCH_STRING) {
+			*(const char **)f[k].val = val;
 		} else {
 			int64_t d = bench_parse_duration(val);
 

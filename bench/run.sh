@@ -10,6 +10,10 @@
 # table (median, Go/gor ratio, min..max spread) and writes it to
 # BUILD_DIR/bench.md and BUILD_DIR/bench.json; floor runs once.
 #
+# echo is a server: each run starts bench/echo (gor) or bench/go/echo
+# -mode=server (Go) on a loopback port and measures it with the Go twin's
+# client at -p 1, which prints the line and checks every byte.
+#
 # Every program checks its own result; any non-zero exit, time-out
 # (BENCH_TIMEOUT seconds per run) or malformed line fails the whole run,
 # after the table is printed. Times are never asserted on.
@@ -39,7 +43,7 @@ CC=${CC:-cc}
 QUIET_PCT=${QUIET_PCT:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 
-ALL="yield spawn pingpong prodcons select threadring idlemem idlemem2k skynet sleepers sleepers2k cpupar mutex"
+ALL="yield spawn pingpong prodcons select threadring idlemem idlemem2k skynet sleepers sleepers2k cpupar mutex echo"
 if [ -n "${BENCH:-}" ]; then
 	SEL=""
 	FLOOR=0
@@ -96,6 +100,7 @@ args() {
 	threadring) echo "-n 1000000" ;;
 	idlemem | idlemem2k) echo "-n 50000" ;;
 	mutex) echo "-n 1000000" ;;
+	echo) echo "-m 200" ;;
 	esac
 }
 
@@ -109,13 +114,14 @@ metric() {
 	esac
 }
 
-# second W: a further key shown in the notes column.
+# second W: further keys shown in the notes column.
 second() {
 	case $1 in
 	spawn | skynet) echo peak_rss_kb ;;
 	idlemem | idlemem2k) echo ns/op ;;
 	sleepers | sleepers2k) echo spawn_ms ;;
 	threadring | pingpong | prodcons | select | mutex | yield) echo total_ms ;;
+	echo) echo rt_per_s p50_us p99_us ;;
 	esac
 }
 
@@ -216,7 +222,36 @@ run1() {
 	# shellcheck disable=SC2046 # args is a list of flags
 	set -- "$bin" -p "$p" $(args "$impl" "$w")
 	gate
+	local srv=""
+	if [ "$w" = echo ]; then
+		if [ ! -x "$OUT/go/echo" ]; then
+			fail "$impl echo P$p: no client (bench/go/echo did not build)"
+			return 0
+		fi
+		local port i
+		for _ in 1 2 3; do
+			# below the ephemeral range, where connections take ports
+			port=$((10000 + RANDOM % 20000))
+			"$bin" -mode=server -p "$p" -addr "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
+			srv=$!
+			for i in $(seq 1 250); do # until it listens, or is dead
+				kill -0 "$srv" 2>/dev/null || break
+				if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break 2; fi
+				sleep 0.02
+			done
+			kill "$srv" 2>/dev/null || true
+			wait "$srv" 2>/dev/null || true
+			cat "$OUT/server.log" >>"$RAW"
+		done
+		# shellcheck disable=SC2046 # args is a list of flags
+		set -- "$OUT/go/echo" -mode=client -p 1 -addr "127.0.0.1:$port" -label "P$p" $(args "$impl" "$w")
+	fi
 	timeout -k 5 "$TMO" "$@" >"$OUT/last.out" 2>"$OUT/last.err" || rc=$?
+	if [ -n "$srv" ]; then
+		kill "$srv" 2>/dev/null || true
+		wait "$srv" 2>/dev/null || true
+		cat "$OUT/server.log" >>"$OUT/last.err"
+	fi
 	{
 		echo "\$ $*"
 		cat "$OUT/last.out" "$OUT/last.err"
@@ -345,12 +380,11 @@ EOF
 		if [ -n "$gm" ] && [ -n "$om" ]; then ratio=$(awk -v a="$om" -v b="$gm" 'BEGIN {if (b > 0) printf "%.2f", a / b}'); fi
 		gs=$(spread "$g")
 		os=$(spread "$o")
-		k2=$(second "$w")
-		if [ -n "$k2" ]; then
+		for k2 in $(second "$w"); do
 			g2=$(stats "$OUT/res/gor_${w}_P$p" "$k2")
 			o2=$(stats "$OUT/res/go_${w}_P$p" "$k2")
-			note="$k2 $(show "${g2%% *}" FAIL) / $(show "${o2%% *}" -)"
-		fi
+			note="${note:+$note; }$k2 $(show "${g2%% *}" FAIL) / $(show "${o2%% *}" -)"
+		done
 		gshow=$(show "$gm" FAIL)
 		oshow=$(show "$om" "$([ "$HAVE_GO" = 1 ] && echo FAIL || echo -)")
 		tshow=$(if has_pthread "$w"; then show "$tm" FAIL; else echo -; fi)

@@ -11,9 +11,12 @@
  * goroutine code only while it holds a P, so at most MAXPROCS threads run
  * goroutines at any instant. New and readied goroutines go to the current
  * P's local queue (runnext first), overflow to the global queue; an M that
- * runs out of work takes from the global queue, then steals half of
- * another P's queue, then gives up its P and sleeps on a futex. At most
- * one sleeping M has a timeout: the earliest timer of any P.
+ * runs out of work takes from the global queue, polls the fds goroutines
+ * wait on (netpoll.c) without blocking, then steals half of another P's
+ * queue, then gives up its P and sleeps on a futex. At most one sleeping
+ * M has a timeout, the earliest timer of any P, and while goroutines wait
+ * on fds it sleeps in the poller instead, which wakes it for both; the
+ * goroutines the poller readies are injected onto idle Ps (injectglist).
  *
  * Spinning. An M looking for work with a P but finding none yet is
  * "spinning" (sched.nmspinning counts them). wakep starts a spinning M only
@@ -56,7 +59,7 @@
  * Locking rules:
  *   sched.lock: midle/nmidle, pidle (npidle is also read without it),
  *     global run queue, global G free list, allm, m->idle, stop-the-world
- *     state, the timed sleeper.
+ *     state, the timed sleeper (and whether it polls).
  *   P run queues: lock-free. runqtail is written by the owner only,
  *     runqhead is advanced by CAS by the owner and thieves, slots are
  *     written by the owner only at tail and read by thieves before their
@@ -568,6 +571,22 @@ void goready(struct gor_g *gp, bool next)
 	wakep();
 }
 
+/* Whether mp, an idle M, sleeps in the poller rather than on its note
+ * (see sleep_without_p). Under sched.lock. */
+static inline bool mpolls_locked(struct gor_m *mp)
+{
+	return sched.timedsleeper == mp && sched.timedsleep_polls;
+}
+
+/* Wakes an idle M that was handed a P, where it sleeps. */
+static void mwakeup(struct gor_m *mp, bool polls)
+{
+	if (polls)
+		netpollBreak();
+	else
+		notewakeup(&mp->park);
+}
+
 /*
  * Delivers a runnable G that is bound to a thread (gp->lockedm). self is
  * the calling M, which holds a P. If the bound M is active it finds gp in
@@ -595,8 +614,9 @@ static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff)
 	if (pp) {
 		mready(mp, pp);
 		atomic_store_rel_ptr(&mp->readyg, gp);
+		bool polls = mpolls_locked(mp);
 		unlock(&sched.lock);
-		notewakeup(&mp->park);
+		mwakeup(mp, polls);
 		return;
 	}
 	if (mayhandoff && startlockedm(self, gp))
@@ -715,6 +735,8 @@ static enum deadness checkdead(void)
 		return ALIVE;
 	if (sched.timedsleeper != NULL || timers_next() != INT64_MAX)
 		return ALIVE;
+	if (netpollAnyWaiters())
+		return ALIVE; /* waiting for a peer, not stuck */
 	int waiting = 0;
 	for (struct gor_g *gp = atomic_load_acq_ptr(&allglist); gp; gp = gp->alllink) {
 		uint32_t st = atomic_load_u32(&gp->status);
@@ -858,7 +880,7 @@ static bool startlockedm(struct gor_m *self, struct gor_g *gp)
 	struct gor_p *pp = releasep(self);
 	mready(mp, pp);
 	atomic_store_rel_ptr(&mp->readyg, gp);
-	notewakeup(&mp->park);
+	mwakeup(mp, mpolls_locked(mp));
 	if (self->spinning) {
 		self->spinning = false;
 		atomic_add_u32(&sched.nmspinning, -1);
@@ -1084,9 +1106,53 @@ static struct gor_g *stealwork(struct gor_m *mp)
 	return NULL;
 }
 
-/* The M has no P: sleeps until handed one. The first such M with a timer
- * pending anywhere sleeps only until that timer, then takes an idle P to
- * run it (Go's netpoll block with pollUntil). */
+/*
+ * Makes the goroutines of a netpoll list runnable (Go's injectglist): as
+ * many as there are idle Ps go to the global queue, with an M started
+ * for each, and the rest to mp's P; all to the global queue when mp has
+ * no P or is NULL (sysmon, which is no M).
+ */
+void injectglist(struct gor_m *mp, struct gor_g *list)
+{
+	uint32_t n = 0;
+	for (struct gor_g *gp = list; gp; gp = gp->schedlink, n++) {
+		if (unlikely(trace_enabled()))
+			traceGoUnpark(gp);
+		casgstatus(gp, G_WAITING, G_RUNNABLE);
+	}
+	if (n == 0)
+		return;
+	uint32_t nglobal = mp && mp->p ? atomic_load_u32(&sched.npidle) : n;
+	if (nglobal > n)
+		nglobal = n;
+	if (nglobal > 0) {
+		struct gor_g *tail = list;
+		for (uint32_t i = 1; i < nglobal; i++)
+			tail = tail->schedlink;
+		struct gor_g *rest = tail->schedlink;
+		lock(&sched.lock);
+		globrunqputbatch(list, tail, nglobal);
+		unlock(&sched.lock);
+		for (uint32_t i = 0; i < nglobal && atomic_load_u32(&sched.npidle) > 0; i++)
+			startm(NULL, false);
+		list = rest;
+	}
+	while (list) {
+		struct gor_g *gp = list;
+		list = gp->schedlink;
+		runqput(mp->p, gp, false);
+	}
+}
+
+/*
+ * The M has no P: sleeps until handed one. One M, the timed sleeper,
+ * sleeps with a timeout, until the earliest timer of any P, and then
+ * takes an idle P to run it. While goroutines wait on fds it sleeps in
+ * the poller instead of on its note (Go's netpoll block with pollUntil),
+ * so that the fds and the timers wake it, and it brings the goroutines
+ * the poller made ready. An M that finds fds waited on while the timed
+ * sleeper sleeps on its note takes its place.
+ */
 static void sleep_without_p(struct gor_m *mp)
 {
 	lock(&sched.lock);
@@ -1100,17 +1166,37 @@ static void sleep_without_p(struct gor_m *mp)
 		/* every P is busy: queue our own G so that an M hands us its P */
 		globrunqput(atomic_xchg_ptr(&mp->readyg, NULL));
 	}
-	int64_t until = sched.timedsleeper == NULL ? timers_next() : INT64_MAX;
-	if (until == INT64_MAX) {
+	bool poll = netpollAnyWaiters();
+	struct gor_m *ts = sched.timedsleeper;
+	if (ts != NULL && (sched.timedsleep_polls || !poll)) {
 		stopm_locked(mp);
 		return;
 	}
+	int64_t until = timers_next();
+	if (until == INT64_MAX && !poll) {
+		stopm_locked(mp);
+		return;
+	}
+	if (ts != NULL)
+		notewakeup(&ts->park); /* its timer is ours now */
 	sched.timedsleeper = mp;
 	sched.timedsleep_until = until;
+	sched.timedsleep_polls = poll;
 	mp->idle = true;
 	noteclear(&mp->park);
 	unlock(&sched.lock);
-	notetsleep(&mp->park, until);
+	struct gor_g *list = NULL;
+	if (poll) {
+		int64_t delay = -1; /* no timer: until an fd or netpollBreak */
+		if (until != INT64_MAX) {
+			delay = until - nanotime();
+			if (delay < 0)
+				delay = 0;
+		}
+		list = netpoll(delay);
+	} else {
+		notetsleep(&mp->park, until);
+	}
 	lock(&sched.lock);
 	if (sched.timedsleeper == mp)
 		sched.timedsleeper = NULL;
@@ -1118,6 +1204,15 @@ static void sleep_without_p(struct gor_m *mp)
 	mp->nextp = NULL;
 	if (pp == NULL)
 		pp = pidleget();
+	if (pp == NULL && list != NULL) {
+		/* every P is busy: they will find the list on the global queue */
+		unlock(&sched.lock);
+		injectglist(mp, list);
+		list = NULL;
+		lock(&sched.lock);
+		pp = mp->nextp;
+		mp->nextp = NULL;
+	}
 	if (pp == NULL) {
 		stopm_locked(mp);
 		return;
@@ -1125,19 +1220,28 @@ static void sleep_without_p(struct gor_m *mp)
 	mp->idle = false;
 	unlock(&sched.lock);
 	acquirep(mp, pp);
+	injectglist(mp, list);
 }
 
 /* Wakes the timed sleeper if `when` is earlier than it planned to wake,
  * or gets an M going if nobody sleeps with a timeout (Go's
- * wakeNetPoller). Called when a timer becomes its P's earliest. */
+ * wakeNetPoller). Called when a timer becomes its P's earliest. A sleeper
+ * on its note gives up its place at once; one in the poller keeps it
+ * until it is out, so that no second M blocks in the poller meanwhile
+ * (the poller's wake-up signal serves one blocked M at a time). */
 void wake_timedsleeper(int64_t when)
 {
 	lock(&sched.lock);
 	struct gor_m *ts = sched.timedsleeper;
 	if (ts && sched.timedsleep_until > when) {
-		sched.timedsleeper = NULL;
-		notewakeup(&ts->park);
+		bool polls = sched.timedsleep_polls;
+		if (!polls) {
+			sched.timedsleeper = NULL;
+			notewakeup(&ts->park);
+		}
 		unlock(&sched.lock);
+		if (polls)
+			netpollBreak();
 		return;
 	}
 	unlock(&sched.lock);
@@ -1174,6 +1278,14 @@ top:
 		unlock(&sched.lock);
 		if (gp)
 			return gp;
+	}
+	/* Fds that became ready, without blocking, before stealing (as Go
+	 * does); not while an M blocks in the poller: it gets them. */
+	if (netpollAnyWaiters() && !netpollBlocked() && (gp = netpoll(0)) != NULL) {
+		injectglist(mp, gp->schedlink);
+		gp->schedlink = NULL;
+		casgstatus(gp, G_WAITING, G_RUNNABLE);
+		return gp;
 	}
 	/* Spin only while spinning Ms are fewer than half the busy Ps:
 	 * more would burn CPU for work that is not there. */

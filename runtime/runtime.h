@@ -323,6 +323,7 @@ struct sched {
 	/* the M sleeping until the next timer, under lock */
 	struct gor_m *timedsleeper;
 	int64_t timedsleep_until;
+	bool timedsleep_polls;   /* it waits in netpoll, not on its note */
 };
 
 extern struct sched sched;
@@ -474,6 +475,23 @@ void fatal_off_small_stack(const char *msg, const char *detail);
 void readschedstats(gor_stats_t *out);
 /* Goroutines that exist now (Go's gcount), without adopting the caller. */
 int gcount(void);
+
+/* ---- netpoll.c: the scheduler's side of the netpoller ----------------- */
+
+/* Polls the fds goroutines wait on: delay < 0 blocks until one is ready
+ * or netpollBreak, 0 does not block, > 0 waits at most delay ns. Returns
+ * the goroutines made ready, still G_WAITING, linked by schedlink. */
+struct gor_g *netpoll(int64_t delay);
+/* Makes a blocked netpoll return. */
+void netpollBreak(void);
+bool netpollinited(void);
+/* Goroutines are parked on fds (so they are not deadlocked). */
+bool netpollAnyWaiters(void);
+/* An M is blocked in netpoll: it will see what becomes ready. */
+bool netpollBlocked(void);
+/* Makes a netpoll list runnable (proc.c); mp is the caller's M, NULL on
+ * sysmon. */
+void injectglist(struct gor_m *mp, struct gor_g *list);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
