@@ -134,18 +134,6 @@ void badgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 }
 
 
-uint32_t fastrandn(uint32_t n)
-{
-	struct gor_m *mp = getm();
-	uint64_t x = mp ? mp->fastrand : (uint64_t)nanotime();
-	/* wyrand: one multiply, good enough for victim and case selection */
-	x += 0xa0761d6478bd642full;
-	if (mp)
-		mp->fastrand = x;
-	__uint128_t r = (__uint128_t)x * (x ^ 0xe7037ed1a0b428dbull);
-	uint32_t v = (uint32_t)((uint64_t)(r >> 64) ^ (uint64_t)r);
-	return (uint32_t)(((uint64_t)v * n) >> 32);
-}
 
 /* ---- local run queue (runq*) ----------------------------------------- */
 
@@ -568,7 +556,7 @@ void finish_after_slow(struct gor_m *mp)
 /* ---- parking and readying ------------------------------------------- */
 
 
-static void wakep(void);
+void wakep(void);
 
 void goready(struct gor_g *gp, bool next)
 {
@@ -830,7 +818,7 @@ static void startm(struct gor_p *pp, bool spinning)
 
 /* Tries to add one spinning M when there is an idle P and nobody looks
  * for work already: called when a goroutine becomes runnable. */
-static void wakep(void)
+void wakep(void)
 {
 	if (atomic_load_u32(&sched.npidle) == 0)
 		return;

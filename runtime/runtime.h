@@ -375,6 +375,22 @@ static inline struct gor_g *getg(void)
 	return mp ? mp->curg : NULL;
 }
 
+/* A random number in [0, n), from the M's own generator (wyrand: one
+ * multiply, good enough for steal victims, select cases and treap
+ * priorities). Inline: a 2-case select draws twice per call. */
+static inline uint32_t fastrandn(uint32_t n)
+{
+	struct gor_m *mp = getm();
+	uint64_t x = mp ? mp->fastrand : (uint64_t)nanotime();
+	/* wyrand: one multiply, good enough for victim and case selection */
+	x += 0xa0761d6478bd642full;
+	if (mp)
+		mp->fastrand = x;
+	__uint128_t r = (__uint128_t)x * (x ^ 0xe7037ed1a0b428dbull);
+	uint32_t v = (uint32_t)((uint64_t)(r >> 64) ^ (uint64_t)r);
+	return (uint32_t)(((uint64_t)v * n) >> 32);
+}
+
 /* Adopts the calling thread, starting the runtime if need be (proc.c). */
 struct gor_g *adopt(void);
 
@@ -432,6 +448,8 @@ void netpoll_sysmon_poll(int64_t now);
  */
 void gopreempt(struct gor_g *gp);
 extern atomic_u32 preemptpending;
+/* Starts a spinning M if a P is idle and nobody spins (proc.c). */
+void wakep(void);
 void preemptcheck_slow(void);
 
 static inline void preemptcheck(struct gor_g *gp)
@@ -448,7 +466,6 @@ static inline void preemptcheck_self(void)
 extern atomic_ptr allglist;
 
 
-uint32_t fastrandn(uint32_t n);
 
 /* Moves a fatal report off a small goroutine stack onto g0's (proc.c);
  * returns when not on one. */

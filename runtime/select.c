@@ -100,12 +100,24 @@ static inline bool chanless(const struct selstate *s, uint32_t a, uint32_t b)
 	return (uintptr_t)s->cases[a].chan < (uintptr_t)s->cases[b].chan;
 }
 
-/* Heap sort of the poll order by channel address: n log n, no recursion
- * and no extra space, as in Go (which sorts the same way). */
+/* Sorts the poll order by channel address into lockorder: by insertion
+ * for the usual handful of cases (one compare for two), else by heap
+ * sort, n log n with no recursion and no extra space, as in Go (which
+ * heap-sorts always). */
 static void sortlockorder(struct selstate *s)
 {
 	uint32_t *o = s->lockorder;
 	size_t n = s->n;
+	if (n <= 8) {
+		for (size_t i = 0; i < n; i++) {
+			uint32_t x = s->pollorder[i];
+			size_t j = i;
+			for (; j > 0 && chanless(s, x, o[j - 1]); j--)
+				o[j] = o[j - 1];
+			o[j] = x;
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t x = s->pollorder[i];
 		size_t j = i;

@@ -125,6 +125,15 @@ void gopreempt(struct gor_g *gp)
 	atomic_store_u8(&gp->preempt, 0);
 	/* Others' long runs set it again at sysmon's next tick. */
 	atomic_store_u32(&preemptpending, 0);
+	/* A goroutine bound to its thread (main) that yields lets its M run
+	 * the others, and if one of them then runs without calling the
+	 * runtime, the bound goroutine cannot run anywhere else until it
+	 * stops. While a P is idle, waking an M for the queued work gives
+	 * them the CPU without putting the bound goroutine behind them. */
+	if (gp->lockedm != NULL && atomic_load_u32(&sched.npidle) > 0) {
+		wakep();
+		return;
+	}
 	if (unlikely(trace_enabled())) traceGoPreempt(gp);
 	gor_yield();
 }

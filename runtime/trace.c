@@ -31,17 +31,17 @@
  * Where the hooks are. proc.c: newproc (traceGoCreate), execute_prep
  * (traceGoStart: a goroutine starts running; on a direct switch, m->after
  * is set and the goroutine switched away from is recorded as stopped
- * there too, so that the fastest path pays for one hook, not two),
- * gosched_from's switch to g0 (traceGoStop), goready (traceGoUnpark),
- * runqsteal (traceProcSteal), handoffp, procresize, and adopt/dropm for
- * threads' own goroutines; time.c: checktimers (traceTimerFire);
- * entersyscall and exitsyscall (traceGoSysCall, traceGoSysExit;
- * traceGoStop when gor_syscall_enter moves a goroutine off an adopted
- * thread), sysmon.c: gopreempt (traceGoPreempt); proc.c's netpollready,
- * for each goroutine the netpoller readies (traceNetpollWake, then
- * traceGoUnpark). Every hook that makes a goroutine runnable records
- * before it is published, so that no other M can start it before the
- * event's time.
+ * there too, so that the fastest path pays for one hook, not two; both
+ * are in switch.h now), gosched_from's switch to g0 (traceGoStop), goready
+ * (traceGoUnpark), runqsteal (traceProcSteal), handoffp, procresize, and
+ * adopt/dropm for threads' own goroutines; time.c: checktimers
+ * (traceTimerFire); entersyscall and exitsyscall (traceGoSysCall,
+ * traceGoSysExit; traceGoStop when gor_syscall_enter moves a goroutine off
+ * an adopted thread); sysmon.c: gopreempt (traceGoPreempt); proc.c's
+ * netpollready, for each goroutine the netpoller readies
+ * (traceNetpollWake, then traceGoUnpark). Every hook that makes a
+ * goroutine runnable records before it is published, so that no other M
+ * can start it before the event's time.
  *
  * The clock. On x86-64 the TSC (rdtsc, ~10 ns here against ~25 ns for
  * clock_gettime through the vDSO), but only when the kernel itself uses

@@ -32,7 +32,7 @@ static void yielder(void *arg)
 	gor_wg_done(&wg);
 }
 
-/* About 100 ms of goroutines sleeping and yielding. */
+/* At least 300 ms of goroutines sleeping and yielding. */
 static int child_work(void *arg)
 {
 	(void)arg;
@@ -43,7 +43,7 @@ static int child_work(void *arg)
 	for (int i = 0; i < 2; i++)
 		TU_CHILD_CHECK(gor_go(yielder, NULL) == 0, "gor_go");
 	gor_wg_wait(&wg);
-	gor_sleep(50 * GOR_MILLISECOND);
+	gor_sleep(250 * GOR_MILLISECOND);
 	exit(0);
 }
 
@@ -62,17 +62,19 @@ START_TEST(test_schedtrace)
 {
 	struct tu_child c;
 	const char *env[] = {"GOR_DEBUG=schedtrace=10", "GOR_MAXPROCS=2", NULL};
+	int64_t t0 = tu_now();
 	tu_child_run(&c, child_work, NULL, env);
+	int64_t ms = (tu_now() - t0) / 1000000;
 	TU_ASSERT_CHILD_EXIT(&c, 0);
 	int lines = 0;
 	long long last = -1;
 	for (char *line = c.err; (line = strstr(line, "SCHED ")) != NULL; line++) {
-		long long ms;
+		long long at;
 		int procs, idle;
-		ck_assert_msg(parse_sched(line, &ms, &procs, &idle), "bad SCHED line: %.120s", line);
+		ck_assert_msg(parse_sched(line, &at, &procs, &idle), "bad SCHED line: %.120s", line);
 		ck_assert_int_eq(procs, 2);
-		ck_assert_msg(ms >= last, "time went back: %lld after %lld", ms, last);
-		last = ms;
+		ck_assert_msg(at >= last, "time went back: %lld after %lld", at, last);
+		last = at;
 		/* the per-P run queue lengths: "[n n]" */
 		char *br = strchr(line, '['), *nl = strchr(line, '\n');
 		ck_assert_msg(br && nl && br < nl && nl[-1] == ']', "no [queues] in %.120s", line);
@@ -80,7 +82,8 @@ START_TEST(test_schedtrace)
 		ck_assert_int_eq(sscanf(br, "[%d %d]", &a, &b), 2);
 		lines++;
 	}
-	ck_assert_msg(lines >= 2, "%d SCHED lines in ~150 ms at 10 ms:\n%s", lines, c.err);
+	/* loosely: a loaded machine may run the printer late, never not at all */
+	ck_assert_msg(lines >= 2, "%d SCHED lines in %lld ms at 10 ms:\n%s", lines, (long long)ms, c.err);
 	tu_child_free(&c);
 }
 END_TEST

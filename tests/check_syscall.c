@@ -167,7 +167,7 @@ END_TEST
  */
 static struct reader taken_r;
 static int taken_pipe[2];
-static atomic_int spin_started, spin_done, spin_timeout;
+static atomic_int spin_started, spin_holding, spin_done, spin_timeout;
 static int spin_procs;
 
 static void spinner(void *arg)
@@ -175,7 +175,22 @@ static void spinner(void *arg)
 	int first = (int)(intptr_t)arg;
 	atomic_fetch_add(&spin_started, 1);
 	int64_t dl = tu_deadline(TU_WAIT_S);
+	/* Until all have started, yield: the spawner may be main, bound to
+	 * the thread this spinner took over when main yielded (preempted by
+	 * sysmon, which a slow run under valgrind makes likely), and a
+	 * spinner that never calls the runtime would keep main off its own
+	 * thread for good (cooperative scheduling; see README). */
 	while (atomic_load(&spin_started) < spin_procs) {
+		if (tu_now() > dl) {
+			atomic_store(&spin_timeout, 1);
+			break;
+		}
+		gor_yield();
+	}
+	/* From here on none calls the runtime, so each holds its P; the
+	 * first writes once all hold one. */
+	atomic_fetch_add(&spin_holding, 1);
+	while (first && atomic_load(&spin_holding) < spin_procs && !atomic_load(&spin_timeout)) {
 		if (tu_now() > dl) {
 			atomic_store(&spin_timeout, 1);
 			break;
@@ -197,6 +212,7 @@ START_TEST(test_exit_finds_no_p)
 	taken_r.fd = taken_pipe[0];
 	taken_r.watch = &spin_done;
 	atomic_store(&spin_started, 0);
+	atomic_store(&spin_holding, 0);
 	atomic_store(&spin_done, 0);
 	atomic_store(&spin_timeout, 0);
 	if (!mainreads) {
