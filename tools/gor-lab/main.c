@@ -332,12 +332,9 @@ int main(int argc, char **argv)
 		case OPT_NOTRACE:
 			o.trace = false;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h, or a usage error */
+			usage(c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
 		}
 	}
 	/* getopt stops at "--" and consumes it; the program must follow */
