@@ -31,7 +31,8 @@
  * goroutine is switched out (proc.c runs unlockf on the other side):
  * whoever dequeues the sudog needs the lock, so nobody can ready a
  * goroutine that is still running. Wakers call goready after dropping the
- * lock, so no channel lock is ever held while taking sched.lock.
+ * lock; the one time sched.lock is taken under a channel lock is a select
+ * with a deadline parking (see the locking rules below).
  *
  * Lock-free checks. As in Go, the try-operations report "would block"
  * without the lock when they can prove it from two single-word reads:

@@ -3,10 +3,12 @@
  * Go's runtime/lock_futex.go.
  *
  * A gor_lock's key is 0 (unlocked), 1 (locked) or 2 (locked, and someone
- * may sleep on it). lock first tries a CAS, then spins a little (these
+ * may sleep on it). lock first swaps in 1, then spins a little (these
  * locks guard short sections, and waking a sleeping thread costs several
  * microseconds on a VM), then marks the key 2 and sleeps. unlock swaps in
- * 0 and wakes one sleeper only if the old value was 2.
+ * 0 and wakes one sleeper only if the old value was 2. The uncontended
+ * swaps are inline in runtime.h (every channel operation takes a lock);
+ * this file has the contended halves, lock_slow and unlock_wake.
  *
  * A note's key is 0 (clear) or 1 (woken). notewakeup stores 1 and wakes;
  * notesleep waits until it reads 1. The store and the load are

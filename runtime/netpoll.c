@@ -71,8 +71,9 @@
  *     values. It is innermost: the only lock taken under it is initlock
  *     (the first registration starts the backend), and goroutines are
  *     readied, timers added and the poller woken only after it is
- *     released. Deadline timers take it from their timer function, which
- *     runs with no lock held.
+ *     released. The system calls of registration (fstat, fcntl,
+ *     netpoll_open/close) run under it. Deadline timers take it from
+ *     their timer function, which runs with no lock held.
  *   state is published with release order after issock is written, and
  *     read with acquire order; seq is atomic; rg and wg are changed only
  *     by CAS or swap (full order).

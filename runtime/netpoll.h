@@ -13,7 +13,8 @@
  *        and hands the key back with every event, never interpreting it;
  *      - can be woken from any thread while one thread waits in it.
  *    Calls may come from any thread at once (the kernel serialises them);
- *    a backend keeps no state of its own beyond its kernel objects.
+ *    a backend keeps no state of its own beyond its kernel objects and
+ *    hints such as epoll's pwait2 flag.
  *
  * 2. What netpoll.c offers to io.c: the pollDesc of an fd, and parking a
  *    goroutine on it until it is ready, a deadline passes or the fd is

@@ -1106,13 +1106,7 @@ static struct gor_g *stealwork(struct gor_m *mp)
 	return NULL;
 }
 
-/*
- * Makes the goroutines of a netpoll list runnable (Go's injectglist),
- * each traced as woken by the netpoller (netpollready): as
- * many as there are idle Ps go to the global queue, with an M started
- * for each, and the rest to mp's P; all to the global queue when mp has
- * no P or is NULL (sysmon, which is no M).
- */
+/* One goroutine the poller made ready: traced as its wake-up, runnable. */
 static void netpollready(struct gor_g *gp)
 {
 	if (unlikely(trace_enabled())) {
@@ -1122,6 +1116,12 @@ static void netpollready(struct gor_g *gp)
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 }
 
+/*
+ * Makes the goroutines of a netpoll list runnable (Go's injectglist): as
+ * many as there are idle Ps go to the global queue, with an M started
+ * for each, and the rest to mp's P; all to the global queue when mp has
+ * no P or is NULL (sysmon, which is no M).
+ */
 void injectglist(struct gor_m *mp, struct gor_g *list)
 {
 	uint32_t n = 0;
@@ -1770,7 +1770,8 @@ void readschedstats(gor_stats_t *out)
  *   - the M itself on its way back (exitsyscallfast), so that a short
  *     call costs two atomic operations and no thread hand-off;
  *   - sysmon (retakesyscall) once the call has lasted a sysmon tick and
- *     the P is wanted elsewhere, which hands it to another M (handoffp);
+ *     the P is wanted elsewhere, or in any case after 10 ms, which hands
+ *     it to another M (handoffp);
  *   - stopTheWorld, which counts it as stopped at once.
  * Meanwhile its run queue stays open to thieves, as every P's is.
  *

@@ -122,7 +122,7 @@ struct timers {
 	gor_lock lock;
 	struct heapent *heap;/* 4-ary min-heap on when, under lock */
 	uint32_t n, cap;
-	atomic_u64 when0;    /* heap[0]->when or INT64_MAX; read without lock */
+	atomic_u64 when0;    /* heap[0].when or INT64_MAX; read without lock */
 };
 
 void addtimer(struct gor_p *pp, struct timer *t);
@@ -382,7 +382,6 @@ static inline uint32_t fastrandn(uint32_t n)
 {
 	struct gor_m *mp = getm();
 	uint64_t x = mp ? mp->fastrand : (uint64_t)nanotime();
-	/* wyrand: one multiply, good enough for victim and case selection */
 	x += 0xa0761d6478bd642full;
 	if (mp)
 		mp->fastrand = x;
@@ -499,7 +498,7 @@ void debug_init(void);
 
 /* ---- schedtrace.c: GOR_DEBUG=schedtrace/scheddetail, GOR_STATS ------------ */
 void schedtrace_init(void);
-/* Threads of the runtime's own that are not Ms (the schedtrace printer),
+/* Threads of the runtime's own that are not Ms (sysmon, the schedtrace printer),
  * for checkdead's count of the process's threads. */
 extern atomic_u32 nhelperthreads;
 

@@ -38,9 +38,10 @@
  *
  * Locking rules: channel locks in lock order, each once, released in
  * reverse. While they are held, selparkcommit's addtimer takes a P's
- * timer lock and maybe sched.lock: the order is channel locks, then
- * timers, then sched.lock, and nothing takes a channel lock while holding
- * either of the others (timer functions run unlocked, goready is called
+ * timer lock and maybe sched.lock: the order is channel locks, then a
+ * timer lock or sched.lock, one at a time and never nested (addtimer
+ * drops the timer lock before wake_timedsleeper takes sched.lock), and
+ * nothing takes a channel lock while holding either of the others (timer functions run unlocked, goready is called
  * after the channel locks are released). gp->selectdone, gp->param and
  * gp->waitsudogs are written by the selecting goroutine with its channels
  * locked (or before it has queued anything), and by the one waker (or

@@ -2,7 +2,8 @@
  * stack.c - goroutine stacks: mmap'd, lazily committed, guarded, pooled.
  *
  * LAYOUT. A stack of class k is one "piece": a guard region of guardsz
- * bytes (max(page, 64 KiB)) directly below `size` usable bytes, so
+ * bytes (max(page, 64 KiB)) directly below `size` usable bytes (small
+ * classes differ: see SMALL STACKS), so
  *
  *	| guard (guardsz) | usable: lo ........................ hi |
  *
@@ -21,8 +22,8 @@
  * a suffix k/K, m/M or g/G (KiB, MiB, GiB), else 256 KiB; clamped to
  * [64 KiB, 1 GiB] and rounded up to pages; a value that is not a number,
  * or out of range, is replaced with a one-line warning on stderr. Any
- * request up to the default, and above SMALL_MAX, gets a default stack. Class k >= 1 is
- * 2^(16+k) bytes and serves requests above the default, rounded up to the
+ * request above SMALL_MAX and up to the default gets a default stack.
+ * Class k >= 1 is 2^(16+k) bytes and serves requests above the default, rounded up to the
  * next power of two; requests above STACK_MAX (1 GiB) fail with EINVAL.
  *
  * SMALL STACKS. A request of at most SMALL_MAX (16 KiB) gets a small
@@ -58,19 +59,21 @@
  * (proc_signal_goroutine) is that goroutine's overflow, and ends the
  * process through gor_fatal, when its address a satisfies
  * lo - guardsz <= a < lo, lo being that of the goroutine's stack, or when
- * the stack is a canary one whose canary is overwritten (see overflowed). Anything else restores
- * the handler that was there before stack_init and returns: a fault then
+ * the stack is a canary one and the faulting sp is below lo or the
+ * canary is overwritten (see overflowed). Anything else restores the
+ * handler that was there before stack_init and returns: a fault then
  * re-executes the faulting instruction and meets the old handler (or the
  * default action); a SIGSEGV sent by kill() is re-raised. The runtime's
  * handler is gone after that, which costs nothing when the process is
  * about to die, and leaves faults to the old handler if it handles them.
  *
- * POOLS. Free default-class stacks are kept per P in struct stackcache
- * (alloc pops, free pushes; an empty cache takes STACKCACHE_MAX/2 stacks
- * from the global pool at once, a full one gives its oldest half back),
- * then in the global pool, one per class, a LIFO of "warm" stacks (pages
- * left as they were, reused at once) and one of "cold" stacks (no RAM).
- * Other classes bypass the caches: they are rare and large.
+ * POOLS. Free stacks of the default class and of each small class are
+ * kept per P in struct stackcache (alloc pops, free pushes; an empty
+ * cache takes STACKCACHE_MAX/2 stacks from the global pool at once, a full
+ * one gives its oldest half back), then in the global pool, one per
+ * class, a LIFO of "warm" stacks (pages left as they were, reused at once)
+ * and one of "cold" stacks (no RAM; never a small one). Large classes
+ * bypass the caches: they are rare and large.
  *
  * POOL POLICY, bounding what free stacks pin: the global pool keeps warm
  * stacks whose usable sizes add up to POOL_WARM_BYTES (64 MiB, 256
@@ -90,8 +93,9 @@
  *     pushing on a pool never allocates and stackfree cannot fail.
  *  I2 pools[k].s holds the warm LIFO in [0, nwarm) and the cold LIFO in
  *     [cap - ncold, cap); nwarm + ncold <= created <= cap.
- *  I3 warm_bytes is the sum of the sizes of all warm stacks; outside a
- *     trim it is at most POOL_WARM_BYTES + TRIM_SLACK + one pool_put's worth.
+ *  I3 warm_bytes is the sum of the sizes of all warm stacks that are not
+ *     small (small ones are never trimmed); outside a trim it is at most
+ *     POOL_WARM_BYTES + TRIM_SLACK + one pool_put's worth.
  *  I4 guard_maps >= 2 x the mprotect-guarded stacks in existence.
  *
  * LOCKING.
@@ -664,8 +668,9 @@ static void drop_pages(gor_stack *v, size_t n)
 	}
 }
 
-/* Takes up to TRIM_BATCH of the oldest warm stacks of the class furthest
- * over budget into out; under pool_lock. */
+/* Takes up to TRIM_BATCH of the oldest warm stacks, class by class from
+ * class 0 up, until the warm stacks are within budget, into out; under
+ * pool_lock. */
 static size_t take_excess(gor_stack *out)
 {
 	size_t n = 0;
@@ -742,14 +747,20 @@ static int pool_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 static int small_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 {
 	size_t size = class_size(k), n = (SMALL_SLAB - guardsz) / size;
-	uint8_t guard = guard_mode == STACK_GUARD_MPROTECT ? batch_guard(1) : (uint8_t)guard_mode;
+	/* the slab is a batch of one piece, for batch_unmap */
+	struct batch b = {.stride = SMALL_SLAB, .n = 1, .k = k};
+	b.guard = guard_mode == STACK_GUARD_MPROTECT ? batch_guard(1) : (uint8_t)guard_mode;
 	char *base = mmap(NULL, SMALL_SLAB, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED || install_guard(base, guard) < 0) {
-		if (base != MAP_FAILED)
-			munmap(base, SMALL_SLAB);
-		if (guard == STACK_GUARD_MPROTECT)
+	if (base == MAP_FAILED) {
+		if (b.guard == STACK_GUARD_MPROTECT)
 			atomic_add_u64(&guard_maps, -2);
+		errno = ENOMEM;
+		return -1;
+	}
+	b.base = base;
+	if (install_guard(base, b.guard) < 0) {
+		batch_unmap(&b);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -757,9 +768,7 @@ static int small_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 	pthread_mutex_lock(&pool_lock);
 	if (!pool_grow(&pools[k], n)) {
 		pthread_mutex_unlock(&pool_lock);
-		munmap(base, SMALL_SLAB);
-		if (guard == STACK_GUARD_MPROTECT)
-			atomic_add_u64(&guard_maps, -2);
+		batch_unmap(&b);
 		errno = ENOMEM;
 		return -1;
 	}

@@ -1,5 +1,6 @@
 /*
- * time.c - the monotonic clock, timers and gor_sleep, after Go's time.go.
+ * time.c - the monotonic clock (and coarseclock), timers, gor_sleep,
+ * gor_after and gor_tick, after Go's time.go.
  *
  * Each P has a 4-ary min-heap of timers ordered by `when` (4-ary, as Go's,
  * because it is shallower and its children share cache lines). A timer is
@@ -22,7 +23,10 @@
  * touches (a channel being freed, say).
  *
  * Locking: a P's timers.lock guards its heap, n, cap, and every timer's
- * idx and state while the timer is in that heap or running from it.
+ * idx and state while the timer is in that heap; a RUNNING timer's state
+ * changes only by CAS (deltimer, timer_finish). A heap entry carries a
+ * copy of its timer's when (heap[i].when == heap[i].t->when): t->when is
+ * written only while t is in no heap.
  * timer.pp is written under the old and new P's lock and read atomically
  * by deltimer, which re-checks it after locking. f runs without the lock,
  * because it may take sched.lock (lock order: sched.lock, then timers).

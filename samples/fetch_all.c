@@ -44,16 +44,10 @@ static ssize_t readline(int fd, char *buf, size_t n)
 	return (ssize_t)got;
 }
 
+/* gor_write writes all n bytes or fails: no loop over partial writes. */
 static int writeall(int fd, const char *s, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = gor_write(fd, s, n);
-		if (w < 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return gor_write(fd, s, n) == (ssize_t)n ? 0 : -1;
 }
 
 /* The server side of one connection: "GET page N\n" -> "page N\n". */

@@ -108,8 +108,11 @@ static int thread_busy_child(void *arg)
 	TU_CHILD_CHECK(pthread_create(&th, NULL, busy_thread, NULL) == 0, "pthread_create");
 	/* Once adopted the thread is an M that does not sleep; before that
 	 * only the count of the process's threads speaks for it. */
-	while (!atomic_load(&thread_adopted))
+	int64_t dl = tu_deadline(TU_WAIT_S);
+	while (!atomic_load(&thread_adopted)) {
+		TU_CHILD_CHECK(tu_now() < dl, "the busy thread never called into gor");
 		gor_sleep(GOR_MILLISECOND);
+	}
 	int v = 0;
 	TU_CHILD_CHECK(gor_recv(threadchan, &v) == 1 && v == 9, "got %d", v);
 	/* Not joined: a thread blocked in pthread_join would keep its P, and

@@ -66,7 +66,7 @@ check() {
 "$TOOL" --html "$tmp/small.html" tests/data/small.json >/dev/null || fail=$((fail + 1))
 check small "$tmp/small.html" 2
 
-if [ -x "$B/samples/calc_all" ] && GOR_TRACE="$tmp/calc.json" "$B/samples/calc_all" conc >/dev/null; then
+if [ -x "$B/samples/calc_all" ] && GOR_TRACE="$tmp/calc.json" timeout 60 "$B/samples/calc_all" conc >/dev/null; then
 	"$TOOL" --html "$tmp/calc.html" "$tmp/calc.json" >"$tmp/calc.txt" || fail=$((fail + 1))
 	procs=$(grep -c '^  P[0-9]' "$tmp/calc.txt")
 	check calc_all "$tmp/calc.html" "$procs"
