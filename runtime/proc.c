@@ -396,6 +396,7 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 		if (!gp->nativestack)
 			stackfree(&pp->stackcache, &gp->stack);
 		memset(&gp->stack, 0, sizeof gp->stack);
+		gp->canary = NULL;
 	}
 #ifdef GOR_TSAN
 	if (gp->nativestack)
@@ -499,6 +500,7 @@ void execute_bind(struct gor_m *mp, struct gor_g *gp)
 	if (gp->stack.lo == NULL &&
 	    stackalloc(&mp->p->stackcache, gp->stacksize, &gp->stack) != 0)
 		gor_fatal("out of memory", "cannot allocate a goroutine stack");
+	gp->canary = gp->stack.guard == STACK_GUARD_CANARY ? (uint64_t *)gp->stack.lo : NULL;
 	gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
 #ifdef GOR_TSAN
 	if (gp->tsan_fiber == NULL)

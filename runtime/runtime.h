@@ -181,42 +181,49 @@ extern const char *const gstatus_names[G_DEAD + 1];
  * belong to whoever holds the lock of the queue the sudog is on.
  */
 struct sudog {
+	/* A waker reads and writes the first 40 bytes only. */
 	struct gor_g *g;
 	struct sudog *next, *prev;  /* in a wait queue */
 	void *elem;                 /* data to send, or where to receive */
+	bool isselect;              /* part of a select: claim g->selectdone */
+	bool success;               /* woken by a value (true) or a close */
+	uint32_t ticket;            /* sema.c: handoff / notify ticket */
 	struct gor_chan *c;         /* channel waited on (chan, select) */
 	struct sudog *waitlink;     /* the g's other sudogs (select) */
 	void *addr;                 /* semaphore key (sema.c) */
-	uint32_t ticket;            /* sema.c: handoff / notify ticket */
-	bool isselect;              /* part of a select: claim g->selectdone */
-	bool success;               /* woken by a value (true) or a close */
 	int64_t acquiretime;
 };
 
 struct gor_g {
+	/* The first cache line holds what a hand-off and a switch touch: a
+	 * goroutine woken by a channel costs its waker and its M one line of
+	 * the G (threadring passes a token through 503 of them). */
 	gor_ctx ctx;           /* saved stack pointer while not running */
-	gor_stack stack;       /* stack.lo == NULL: not yet bound (see execute) */
+	uint64_t *canary;      /* stack.lo when the stack has a canary, else
+				* NULL: the switch checks it from here */
 	struct gor_m *m;       /* the M running it, while running */
 	struct gor_m *lockedm; /* the thread it is bound to (adopted threads) */
-	struct gor_g *schedlink; /* next in a run queue or free list */
+	void *param;           /* handed over by the goroutine that readies it:
+				* the sudog that won, for chan and select */
+	void *waiting;         /* what it waits on (a channel...), for dumps */
+	int64_t waitsince;     /* coarsetime() when it parked */
 	atomic_u32 status;     /* enum gstatus */
 	uint16_t waitreason;   /* enum waitreason, while G_WAITING */
 	atomic_u8 preempt;     /* sysmon asks it to yield at its next call */
 	uint8_t nativestack;   /* an adopted thread's own stack: never freed */
+
+	gor_stack stack;       /* stack.lo == NULL: not yet bound (see execute) */
+	struct gor_g *schedlink; /* next in a run queue or free list */
+	atomic_u32 selectdone; /* a select's sudogs race to set it to 1 */
+	struct sudog *waitsudogs; /* select: list of its sudogs, via waitlink */
 	uint64_t goid;
 	void (*fn)(void *);
 	void *arg;
 	size_t stacksize;      /* requested usable size, 0 = default */
 	uint64_t fpstate;      /* creator's FP control state, for its start */
 	char *name;            /* malloc'd copy or NULL */
-	void *waiting;         /* what it waits on (a channel...), for dumps */
-	int64_t waitsince;     /* coarsetime() when it parked */
 	void *createdpc;       /* return address of the gor_go call */
 	uint64_t parentgoid;
-	void *param;           /* handed over by the goroutine that readies it:
-				* the sudog that won, for chan and select */
-	atomic_u32 selectdone; /* a select's sudogs race to set it to 1 */
-	struct sudog *waitsudogs; /* select: list of its sudogs, via waitlink */
 	struct gor_g *alllink; /* allgs, append-only, never unlinked */
 #ifdef GOR_TSAN
 	void *tsan_fiber;
@@ -225,6 +232,7 @@ struct gor_g {
 	void *asan_fake_stack;
 #endif
 };
+_Static_assert(offsetof(struct gor_g, stack) == 64, "gor_g's first line is the hot one");
 
 /* What the M does right after a switch, on the side that was switched to,
  * with the goroutine it switched away from (see proc.c, "switching"). */

@@ -62,6 +62,13 @@ static inline void casgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 #endif
 }
 
+/* stack_canary_ok, from the G's first line (gp->canary mirrors the
+ * stack descriptor; execute_bind and gfput keep it so). */
+static inline bool g_canary_ok(const struct gor_g *gp)
+{
+	return gp->canary == NULL || *gp->canary == STACK_CANARY;
+}
+
 /* Takes the next G from pp's queue. Owner only. */
 static inline struct gor_g *runqget(struct gor_p *pp)
 {
@@ -107,7 +114,7 @@ static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct
 {
 	mp->curg = to == &mp->g0 ? NULL : to;
 	to->m = mp;
-	if (unlikely(!stack_canary_ok(&from->stack)))
+	if (unlikely(!g_canary_ok(from)))
 		canary_fatal(from);
 #ifdef GOR_ASAN
 	__sanitizer_start_switch_fiber(atomic_load_u32(&from->status) == G_DEAD ? NULL : &from->asan_fake_stack,
@@ -202,7 +209,7 @@ static inline __attribute__((always_inline)) void gosched_from(struct gor_g *gp,
 		   atomic_load_u32(&sched.runqsize) == 0) {
 		/* a yield with nobody to yield to: no switch, but the same
 		 * check as at one */
-		if (unlikely(!stack_canary_ok(&gp->stack)))
+		if (unlikely(!g_canary_ok(gp)))
 			canary_fatal(gp);
 		return;
 	} else {
