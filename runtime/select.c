@@ -96,6 +96,27 @@ static void shufflecases(struct selstate *s, size_t ncases)
 	}
 }
 
+/* Both orders for two live cases, a and b (a < b): one random bit and
+ * one comparison, where shufflecases and sortlockorder would loop. Two
+ * cases are the usual select. */
+static inline void orders2(struct selstate *s, uint32_t a, uint32_t b)
+{
+	if (fastrandn(2)) {
+		uint32_t t = a;
+		a = b;
+		b = t;
+	}
+	s->pollorder[0] = a;
+	s->pollorder[1] = b;
+	if ((uintptr_t)s->cases[b].chan < (uintptr_t)s->cases[a].chan) {
+		uint32_t t = a;
+		a = b;
+		b = t;
+	}
+	s->lockorder[0] = a;
+	s->lockorder[1] = b;
+}
+
 static inline bool chanless(const struct selstate *s, uint32_t a, uint32_t b)
 {
 	return (uintptr_t)s->cases[a].chan < (uintptr_t)s->cases[b].chan;
@@ -327,32 +348,42 @@ static inline __attribute__((always_inline)) int selectone(gor_case *k, int casi
 	return casi;
 }
 
-/* Checks the cases: 0 with *live the number of cases with a channel and
- * *one the index of the last of them, or -1 EINVAL. */
-static int countcases(const gor_case *cases, size_t n, size_t *live, int *one)
+/* Checks the cases: the number of cases with a channel, with *first and
+ * *last the indices of the first and the last of them, or -1 EINVAL.
+ * Inline, counting in registers: it runs on every select. */
+static inline __attribute__((always_inline)) long countcases(const gor_case *cases, size_t n, int *first, int *last)
 {
-	*live = 0;
 	if (n > 0 && (cases == NULL || n > INT32_MAX))
 		return seterr(EINVAL);
+	long live = 0;
+	int f = -1, l = -1;
 	for (size_t i = 0; i < n; i++) {
 		const gor_case *k = &cases[i];
 		if (k->chan == NULL)
 			continue;
-		if ((k->op != GOR_RECV && k->op != GOR_SEND) ||
-		    (k->op == GOR_SEND && k->elem == NULL && k->chan->elemsize))
+		/* a receive may drop its value (elem NULL); a send may not */
+		if (k->op != GOR_RECV && (k->op != GOR_SEND || (k->elem == NULL && k->chan->elemsize)))
 			return seterr(EINVAL);
-		++*live;
-		*one = (int)i;
+		if (live++ == 0)
+			f = (int)i;
+		l = (int)i;
 	}
-	return 0;
+	*first = f;
+	*last = l;
+	return live;
 }
 
 /* Passes 1 to 3 over the live cases, with the orders and sudogs in
  * s (sized by the caller). */
-static inline __attribute__((always_inline)) int selectcases(struct selstate *s, size_t ncases, bool block, int64_t deadline)
+static inline __attribute__((always_inline)) int selectcases(struct selstate *s, size_t ncases, int first, int last,
+							   bool block, int64_t deadline)
 {
-	shufflecases(s, ncases);
-	sortlockorder(s);
+	if (s->n == 2) {
+		orders2(s, (uint32_t)first, (uint32_t)last);
+	} else {
+		shufflecases(s, ncases);
+		sortlockorder(s);
+	}
 	sellock(s);
 	int casi = pass1(s);
 	if (casi >= 0)
@@ -384,10 +415,11 @@ static int selectnocases(bool block, int64_t deadline)
 static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
 {
 	preemptcheck(getg_adopt());
-	size_t live;
-	int one = -1;
-	if (countcases(cases, n, &live, &one) < 0)
+	int first, one;
+	long nlive = countcases(cases, n, &first, &one);
+	if (nlive < 0)
 		return -1;
+	size_t live = (size_t)nlive;
 	if (live == 0)
 		return selectnocases(block, deadline);
 	if (live == 1 && deadline == GOR_NEVER)
@@ -411,7 +443,7 @@ static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_
 		s.pollorder = (uint32_t *)(s.sgs + live);
 	}
 	s.lockorder = s.pollorder + live;
-	int casi = selectcases(&s, n, block, deadline);
+	int casi = selectcases(&s, n, first, one, block, deadline);
 	if (heap) {
 		int err = errno;
 		free(heap);
