@@ -167,7 +167,7 @@ __attribute__((always_inline)) inline enum chan_result chansend(struct gor_chan 
 	if (sg) {
 		struct gor_g *gp = chan_sendto(c, sg, ep);
 		unlock(&c->lock);
-		goready(gp, true);
+		ready(gp, true);
 		return CHAN_OK;
 	}
 	if (atomic_load_u64(&c->qcount) < c->dataqsiz) {
@@ -204,7 +204,7 @@ __attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_chan 
 		if (sg) {
 			struct gor_g *gp = chan_recvfrom(c, sg, ep);
 			unlock(&c->lock);
-			goready(gp, true);
+			ready(gp, true);
 			return CHAN_OK;
 		}
 	}

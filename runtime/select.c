@@ -198,7 +198,7 @@ static bool tryrecvcase(const struct selstate *s, gor_case *k)
 	if (sg) {
 		struct gor_g *gp = chan_recvfrom(c, sg, k->elem);
 		selunlock(s);
-		goready(gp, true);
+		ready(gp, true);
 		k->ok = 1;
 	} else if (atomic_load_u64(&c->qcount) > 0) {
 		chan_bufget(c, k->elem);
@@ -224,7 +224,7 @@ static bool trysendcase(const struct selstate *s, gor_case *k)
 	} else if ((sg = waitq_dequeue(&c->recvq)) != NULL) {
 		struct gor_g *gp = chan_sendto(c, sg, k->elem);
 		selunlock(s);
-		goready(gp, true);
+		ready(gp, true);
 		k->ok = 1;
 	} else if (atomic_load_u64(&c->qcount) < c->dataqsiz) {
 		chan_bufput(c, k->elem);

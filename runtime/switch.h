@@ -108,6 +108,21 @@ static inline void runqput(struct gor_p *pp, struct gor_g *gp, bool next)
 	}
 }
 
+/* goready's fast path, as Go's ready: for the hand-offs of channels and
+ * select, where a call to goready and another to wakep were a tenth of a
+ * hop. Traced runs and goroutines bound to a thread take goready. */
+static inline void ready(struct gor_g *gp, bool next)
+{
+	if (unlikely(trace_enabled() || gp->lockedm != NULL)) {
+		goready(gp, next);
+		return;
+	}
+	casgstatus(gp, G_WAITING, G_RUNNABLE);
+	runqput(getm()->p, gp, next);
+	if (unlikely(atomic_load_u32(&sched.npidle) != 0))
+		wakep();
+}
+
 /* Switches this M from goroutine `from` to `to` (either may be g0) and
  * returns, on from's side, the M that later switches back to it. */
 static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct gor_g *to)
