@@ -220,13 +220,15 @@ gor_ctx_make:
 	stp	xzr, xzr, [x9, #112]
 	stp	xzr, xzr, [x9, #128]
 	stp	xzr, xzr, [x9, #144]
+	mov	w3, w3			/* a 32-bit argument: clear the top */
 	stp	x3, xzr, [x9, #160]	/* FPCR from the fpstate argument */
 	str	x9, [x0]
 	ret
 	.cfi_endproc
 	.size	gor_ctx_make, . - gor_ctx_make
 
-	/* uint64_t gor_ctx_fpstate(void): the FPCR, as the frame stores it. */
+	/* uint32_t gor_ctx_fpstate(void): the FPCR (its bits 32-63 are
+	 * reserved, zero), as the frame stores it. */
 	.globl	gor_ctx_fpstate
 	.hidden	gor_ctx_fpstate
 	.type	gor_ctx_fpstate, %function

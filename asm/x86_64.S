@@ -7,8 +7,8 @@
  *                         %rdi           %rsi         %rdx  -> %rax
  *   void  gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *),
  *                       %rdi          %rsi             %rdx
- *                      uint64_t fpstate)
- *                       %rcx
+ *                      uint32_t fpstate)
+ *                       %ecx
  *
  *   gor_ctx_switch is an ordinary call, so the caller has already given up
  *   every register the ABI calls volatile (rax, rcx, rdx, rsi, rdi, r8-r11,
@@ -179,7 +179,10 @@ gor_ctx_make:
 	/* FP control state as packed by gor_ctx_fpstate, captured by the
 	 * runtime when the goroutine was spawned: it starts in the FP
 	 * environment of whoever spawned it, as a thread does. */
-	movq	%rcx, (%rax)
+	movzwl	%cx, %r8d
+	movl	%r8d, (%rax)		/* MXCSR */
+	shrl	$16, %ecx
+	movl	%ecx, 4(%rax)		/* x87 control word, zero padding */
 	xorl	%ecx, %ecx
 	movq	%rcx, 8(%rax)		/* r15 */
 	movq	%rcx, 16(%rax)		/* r14 */
@@ -194,9 +197,9 @@ gor_ctx_make:
 	.cfi_endproc
 	.size	gor_ctx_make, . - gor_ctx_make
 
-	/* uint64_t gor_ctx_fpstate(void): MXCSR in bits 0-31, the x87
-	 * control word in bits 32-47 - the layout of the frame's FP slot.
-	 * A leaf, so it may use the red zone below %rsp. */
+	/* uint32_t gor_ctx_fpstate(void): MXCSR in bits 0-15 (its bits
+	 * 16-31 are reserved and always zero), the x87 control word in bits
+	 * 16-31. A leaf, so it may use the red zone below %rsp. */
 	.globl	gor_ctx_fpstate
 	.hidden	gor_ctx_fpstate
 	.type	gor_ctx_fpstate, @function
@@ -205,8 +208,10 @@ gor_ctx_fpstate:
 	.cfi_startproc
 	stmxcsr	-8(%rsp)
 	fnstcw	-4(%rsp)
-	movw	$0, -2(%rsp)
-	movq	-8(%rsp), %rax
+	movzwl	-8(%rsp), %eax
+	movzwl	-4(%rsp), %ecx
+	shll	$16, %ecx
+	orl	%ecx, %eax
 	ret
 	.cfi_endproc
 	.size	gor_ctx_fpstate, . - gor_ctx_fpstate

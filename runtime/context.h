@@ -34,12 +34,13 @@ void *gor_ctx_switch(gor_ctx *from, gor_ctx *to, void *transfer);
  * whose highest address is stack_hi (16-byte aligned), with the
  * floating-point control state fpstate (from gor_ctx_fpstate). entry must
  * never return: the entry frame has no caller, and backtraces end there. */
-void gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *transfer), uint64_t fpstate);
+void gor_ctx_make(gor_ctx *ctx, void *stack_hi, void (*entry)(void *transfer), uint32_t fpstate);
 
 /* The calling thread's floating-point control state (x86-64: MXCSR and the
- * x87 control word; aarch64: FPCR), packed for gor_ctx_make. A goroutine
- * starts with its creator's, as a thread starts with its creator's. */
-uint64_t gor_ctx_fpstate(void);
+ * x87 control word; aarch64: FPCR), packed for gor_ctx_make into 32 bits,
+ * so that it fits beside a G's other start-up fields. A goroutine starts
+ * with its creator's, as a thread starts with its creator's. */
+uint32_t gor_ctx_fpstate(void);
 
 /* For stack walks of a switched-out context: the address it will resume
  * at and its frame pointer, read from the saved frame (layouts in the .S

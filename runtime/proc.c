@@ -457,7 +457,7 @@ void canary_fatal(struct gor_g *gp)
 		 "goroutine %llu%s%s%s: its %zu-byte stack overflowed (canary overwritten; "
 		 "stacks without a guard page are caught only at the next switch)",
 		 (unsigned long long)gp->goid, gp->name ? " \"" : "", gp->name ? gp->name : "",
-		 gp->name ? "\"" : "", gp->stack.size);
+		 gp->name ? "\"" : "", stack_size(&gp->stack));
 	gor_fatal("stack overflow", detail);
 }
 
@@ -1415,7 +1415,6 @@ static void nativestackbounds(gor_stack *s)
 	}
 	s->lo = addr;
 	s->hi = (char *)addr + size;
-	s->size = size;
 }
 
 /* Thread start for Ms the runtime creates: their g0 is the thread. */
@@ -1505,7 +1504,6 @@ struct gor_g *adopt(void)
 #endif
 	mp->g0.stack.lo = mp->g0stack_map;
 	mp->g0.stack.hi = (char *)mp->g0stack_map + mp->g0stack_len;
-	mp->g0.stack.size = mp->g0stack_len;
 	gor_ctx_make(&mp->g0.ctx, mp->g0.stack.hi, g0entry, gor_ctx_fpstate());
 	casgstatus(&mp->g0, G_IDLE, G_RUNNING);
 	struct gor_g *gp = malg(NULL);
@@ -1624,7 +1622,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	gp->name = name;
 	gp->fn = fn;
 	gp->arg = arg;
-	gp->stacksize = stacksize;
+	gp->stacksize = (uint32_t)stacksize; /* checked above: <= 1 GiB */
 	gp->goid = newgoid(pp);
 	gp->createdpc = callerpc;
 	gp->fpstate = gor_ctx_fpstate();

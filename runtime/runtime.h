@@ -195,12 +195,20 @@ struct sudog {
 };
 
 struct gor_g {
-	/* The first cache line holds what a hand-off and a switch touch: a
-	 * goroutine woken by a channel costs its waker and its M one line of
-	 * the G (threadring passes a token through 503 of them). */
+	/*
+	 * Three cache lines, laid out for the paths that cross cores or run
+	 * through many goroutines:
+	 *  - the first holds what a hand-off, a park and a switch touch, so a
+	 *    hop costs one line of the G (threadring passes its token through
+	 *    503 goroutines). The switch checks the stack's canary through
+	 *    gp->canary, without the stack descriptor.
+	 *  - A goroutine is often created on one P and run and freed on
+	 *    another (spawn at P2). The first two lines carry what both sides
+	 *    touch; the third is the creator's and the dumps'. One more line
+	 *    touched on both sides cost spawn at P2 a third of its speed.
+	 */
 	gor_ctx ctx;           /* saved stack pointer while not running */
-	uint64_t *canary;      /* stack.lo when the stack has a canary, else
-				* NULL: the switch checks it from here */
+	uint64_t *canary;      /* stack.lo when the stack has a canary, else NULL */
 	struct gor_m *m;       /* the M running it, while running */
 	struct gor_m *lockedm; /* the thread it is bound to (adopted threads) */
 	void *param;           /* handed over by the goroutine that readies it:
@@ -214,14 +222,15 @@ struct gor_g {
 
 	gor_stack stack;       /* stack.lo == NULL: not yet bound (see execute) */
 	struct gor_g *schedlink; /* next in a run queue or free list */
-	atomic_u32 selectdone; /* a select's sudogs race to set it to 1 */
-	struct sudog *waitsudogs; /* select: list of its sudogs, via waitlink */
-	uint64_t goid;
 	void (*fn)(void *);
 	void *arg;
-	size_t stacksize;      /* requested usable size, 0 = default */
-	uint64_t fpstate;      /* creator's FP control state, for its start */
-	char *name;            /* malloc'd copy or NULL */
+	uint32_t fpstate;      /* creator's FP control state, for its start */
+	uint32_t stacksize;    /* requested usable size, 0 = default; <= 1 GiB */
+	char *name;            /* malloc'd copy or NULL; freed at exit */
+
+	struct sudog *waitsudogs; /* select: list of its sudogs, via waitlink */
+	atomic_u32 selectdone; /* a select's sudogs race to set it to 1 */
+	uint64_t goid;
 	void *createdpc;       /* return address of the gor_go call */
 	uint64_t parentgoid;
 	struct gor_g *alllink; /* allgs, append-only, never unlinked */
@@ -232,7 +241,8 @@ struct gor_g {
 	void *asan_fake_stack;
 #endif
 };
-_Static_assert(offsetof(struct gor_g, stack) == 64, "gor_g's first line is the hot one");
+_Static_assert(offsetof(struct gor_g, stack) == 64 && offsetof(struct gor_g, waitsudogs) == 128,
+	       "gor_g's lines: see the comment above");
 
 /* What the M does right after a switch, on the side that was switched to,
  * with the goroutine it switched away from (see proc.c, "switching"). */

@@ -415,7 +415,7 @@ static _Noreturn void overflow(uint64_t goid, const char *name,
 		fput(&f, "\"", SIZE_MAX);
 	}
 	fput(&f, ": stack of ", SIZE_MAX);
-	fput_u64(&f, s->size, 10);
+	fput_u64(&f, stack_size(s), 10);
 	fput(&f, " bytes exhausted (fault at 0x", SIZE_MAX);
 	fput_u64(&f, (uintptr_t)addr, 16);
 	fput(&f, ")", SIZE_MAX);
@@ -491,7 +491,7 @@ int stack_thread_init(void)
 		return 0;
 	if (stackalloc(NULL, 0, &altstack) < 0)
 		return -1;
-	stack_t ss = { .ss_sp = altstack.lo, .ss_size = altstack.size, .ss_flags = 0 };
+	stack_t ss = { .ss_sp = altstack.lo, .ss_size = stack_size(&altstack), .ss_flags = 0 };
 	if (sigaltstack(&ss, NULL) < 0) {
 		int e = errno;
 		stackfree(NULL, &altstack);
@@ -585,7 +585,7 @@ static gor_stack batch_piece(const struct batch *b, unsigned i)
 	char *lo = b->base + i * b->stride + guardsz;
 	size_t size = b->stride - guardsz;
 	gor_stack s = {
-		.lo = lo, .hi = lo + size, .size = size,
+		.lo = lo, .hi = lo + size,
 		.guard = b->guard, .sizeclass = (uint8_t)b->k, .vgid = 0,
 	};
 #ifdef GOR_VALGRIND
@@ -618,7 +618,7 @@ static void push_warm(struct pool *p, const gor_stack *s)
 {
 	p->s[p->nwarm++] = *s;
 	if (!is_small(s->sizeclass)) /* never trimmed: see SMALL STACKS */
-		warm_bytes += s->size;
+		warm_bytes += stack_size(s);
 }
 
 static void push_cold(struct pool *p, const gor_stack *s)
@@ -631,7 +631,7 @@ static bool pop(struct pool *p, gor_stack *out)
 	if (p->nwarm > 0) {
 		*out = p->s[--p->nwarm];
 		if (!is_small(out->sizeclass))
-			warm_bytes -= out->size;
+			warm_bytes -= stack_size(out);
 		return true;
 	}
 	if (p->ncold > 0) {
@@ -679,7 +679,7 @@ static size_t take_excess(gor_stack *out)
 		size_t m = 0;
 		while (m < p->nwarm && n < TRIM_BATCH && warm_bytes > POOL_WARM_BYTES) {
 			out[n++] = p->s[m++];
-			warm_bytes -= out[n - 1].size;
+			warm_bytes -= stack_size(&out[n - 1]);
 		}
 		memmove(p->s, p->s + m, (p->nwarm - m) * sizeof *p->s);
 		p->nwarm -= m;
@@ -775,7 +775,7 @@ static int small_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 	for (size_t i = n; i-- > 0;) {
 		char *lo = base + guardsz + i * size;
 		gor_stack st = {
-			.lo = lo, .hi = lo + size, .size = size,
+			.lo = lo, .hi = lo + size,
 			.guard = STACK_GUARD_CANARY, .sizeclass = (uint8_t)k, .vgid = 0,
 		};
 #ifdef GOR_VALGRIND
@@ -809,9 +809,9 @@ static int pool_take(unsigned k, gor_stack *v, size_t want, size_t *got)
 
 static void handout(gor_stack *s)
 {
-	VG_UNDEFINED(s->lo, s->size);
+	VG_UNDEFINED(s->lo, stack_size(s));
 #ifdef GOR_ASAN
-	ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+	ASAN_UNPOISON_MEMORY_REGION(s->lo, stack_size(s));
 #endif
 	/* Rewritten each time: MADV_DONTNEED zeroes a cold stack's pages. */
 	if (s->guard == STACK_GUARD_CANARY)
@@ -863,7 +863,7 @@ void stackfree(struct stackcache *c, gor_stack *s)
 {
 	uint32_t *n;
 	gor_stack *v;
-	VG_NOACCESS(s->lo, s->size);
+	VG_NOACCESS(s->lo, stack_size(s));
 	if ((v = cachefor(c, s->sizeclass, &n)) == NULL) {
 		pool_put(s, 1);
 		return;

@@ -22,11 +22,17 @@ enum stack_guard {
 typedef struct gor_stack {
 	char *lo;         /* lowest usable byte */
 	char *hi;         /* one past the highest usable byte; 16-byte aligned */
-	size_t size;      /* hi - lo */
 	uint8_t guard;    /* enum stack_guard */
 	uint8_t sizeclass;/* pool index; stack.c's business */
 	uint32_t vgid;    /* valgrind stack id, 0 if not registered */
 } gor_stack;
+
+/* Usable bytes. Not stored: a G's stack descriptor shares a cache line
+ * with what starting a goroutine reads (runtime.h, struct gor_g). */
+static inline size_t stack_size(const gor_stack *s)
+{
+	return (size_t)(s->hi - s->lo);
+}
 
 /* The canary word written at lo for STACK_GUARD_CANARY stacks. */
 #define STACK_CANARY 0x9e3779b97f4a7c15ull

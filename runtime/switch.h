@@ -62,8 +62,8 @@ static inline void casgstatus(struct gor_g *gp, uint32_t from, uint32_t to)
 #endif
 }
 
-/* stack_canary_ok, from the G's first line (gp->canary mirrors the
- * stack descriptor; execute_bind and gfput keep it so). */
+/* stack_canary_ok, from the G's first line (gp->canary mirrors the stack
+ * descriptor; execute_bind and gfput keep it so). */
 static inline bool g_canary_ok(const struct gor_g *gp)
 {
 	return gp->canary == NULL || *gp->canary == STACK_CANARY;
@@ -133,7 +133,7 @@ static inline struct gor_m *gswitch(struct gor_m *mp, struct gor_g *from, struct
 		canary_fatal(from);
 #ifdef GOR_ASAN
 	__sanitizer_start_switch_fiber(atomic_load_u32(&from->status) == G_DEAD ? NULL : &from->asan_fake_stack,
-				       to->stack.lo, to->stack.size);
+				       to->stack.lo, stack_size(&to->stack));
 #endif
 #ifdef GOR_TSAN
 	__tsan_switch_to_fiber(to->tsan_fiber, 0);

@@ -240,19 +240,18 @@ static void init_all(void)
 /* Writes and checks every usable byte. */
 static void fill(const gor_stack *s)
 {
-	memset(s->lo, 0xa5, s->size);
-	for (size_t i = 0; i < s->size; i += 997)
+	memset(s->lo, 0xa5, stack_size(s));
+	for (size_t i = 0; i < stack_size(s); i += 997)
 		REQUIRE((unsigned char)s->lo[i] == 0xa5);
 	REQUIRE((unsigned char)s->hi[-1] == 0xa5);
 }
 
 static void check_shape(const gor_stack *s, size_t atleast)
 {
-	REQUIRE(s->size >= atleast);
-	REQUIRE(s->hi - s->lo == (ptrdiff_t)s->size);
+	REQUIRE(stack_size(s) >= atleast);
 	REQUIRE((uintptr_t)s->lo % page() == 0);
 	REQUIRE((uintptr_t)s->hi % 16 == 0);
-	REQUIRE(s->size % page() == 0);
+	REQUIRE(stack_size(s) % page() == 0);
 	REQUIRE(stack_canary_ok(s));
 }
 
@@ -267,26 +266,26 @@ static void body_default(void *arg)
 	gor_stack s;
 	REQUIRE(stackalloc(NULL, 0, &s) == 0);
 	check_shape(&s, d);
-	REQUIRE(s.size == d);
+	REQUIRE(stack_size(&s) == d);
 	REQUIRE(s.guard == STACK_GUARD_MADVISE || s.guard == STACK_GUARD_MPROTECT);
 	fill(&s);
 	stackfree(NULL, &s);
 
 	/* Just above the small stacks: a default one. */
 	REQUIRE(stackalloc(NULL, 16 * KiB + 1, &s) == 0);
-	REQUIRE(s.size == d);
+	REQUIRE(stack_size(&s) == d);
 	stackfree(NULL, &s);
 
 	/* Above the default: the next power of two. */
 	REQUIRE(stackalloc(NULL, d + 1, &s) == 0);
 	check_shape(&s, d + 1);
-	REQUIRE(s.size == 512 * KiB);
+	REQUIRE(stack_size(&s) == 512 * KiB);
 	REQUIRE(s.sizeclass != 0);
 	fill(&s);
 	stackfree(NULL, &s);
 
 	REQUIRE(stackalloc(NULL, 3 * MiB, &s) == 0);
-	REQUIRE(s.size == 4 * MiB);
+	REQUIRE(stack_size(&s) == 4 * MiB);
 	fill(&s);
 	stackfree(NULL, &s);
 
@@ -321,13 +320,12 @@ static void body_small(void *arg)
 		static gor_stack v[N];
 		for (size_t j = 0; j < N; j++) {
 			REQUIRE(stackalloc(NULL, req[i][0], &v[j]) == 0);
-			REQUIRE(v[j].size == req[i][1]);
-			REQUIRE(v[j].hi - v[j].lo == (ptrdiff_t)v[j].size);
+			REQUIRE(stack_size(&v[j]) == req[i][1]);
 			REQUIRE((uintptr_t)v[j].lo % 16 == 0);
 			REQUIRE(v[j].guard == STACK_GUARD_CANARY);
 			REQUIRE(stack_canary_ok(&v[j]));
 			/* everything above the canary is the goroutine's */
-			memset(v[j].lo + 8, 0x5a, v[j].size - 8);
+			memset(v[j].lo + 8, 0x5a, stack_size(&v[j]) - 8);
 		}
 		/* no two overlap: each is still whole after all were written */
 		for (size_t j = 0; j < N; j++) {
@@ -342,7 +340,7 @@ static void body_small(void *arg)
 		/* freed pieces come back, canary rewritten */
 		gor_stack again;
 		REQUIRE(stackalloc(NULL, req[i][0], &again) == 0);
-		REQUIRE(again.size == req[i][1] && stack_canary_ok(&again));
+		REQUIRE(stack_size(&again) == req[i][1] && stack_canary_ok(&again));
 		stackfree(NULL, &again);
 	}
 }
@@ -371,7 +369,7 @@ static void body_env(void *arg)
 	struct stackcache cache = { .n = 0 };
 	gor_stack s;
 	REQUIRE(stackalloc(&cache, 0, &s) == 0);
-	REQUIRE(s.size == want);
+	REQUIRE(stack_size(&s) == want);
 	stackfree(&cache, &s);
 	stackcache_flush(&cache);
 }
@@ -504,7 +502,7 @@ static void body_cache(void *arg)
 	a.hi[-1] = 42; /* touched, as a goroutine would */
 	stackfree(&c, &a);
 	REQUIRE(stackalloc(&c, 0, &b) == 0);
-	REQUIRE(b.lo == a.lo && b.hi == a.hi && b.size == a.size);
+	REQUIRE(b.lo == a.lo && b.hi == a.hi);
 	REQUIRE(resident(b.hi - 1)); /* warm: its pages were left alone */
 	stackfree(&c, &b);
 
@@ -780,7 +778,7 @@ static void body_abandon(void *arg)
 	REQUIRE(stackalloc(&c, 0, &s) == 0);
 #ifdef TEST_ASAN
 	ASAN_POISON_MEMORY_REGION(s.hi - 4096, 64);
-	REQUIRE(__asan_region_is_poisoned(s.lo, s.size) != NULL);
+	REQUIRE(__asan_region_is_poisoned(s.lo, stack_size(&s)) != NULL);
 #endif
 	stackfree(&c, &s);
 	REQUIRE(stackalloc(&c, 0, &t) == 0);
@@ -823,7 +821,7 @@ static void run_on(const gor_stack *s)
 {
 	REQUIRE(getcontext(&co_uc) == 0);
 	co_uc.uc_stack.ss_sp = s->lo;
-	co_uc.uc_stack.ss_size = s->size;
+	co_uc.uc_stack.ss_size = stack_size(s);
 	co_uc.uc_link = &main_uc;
 	makecontext(&co_uc, co_entry, 0);
 	swapcontext(&main_uc, &co_uc);
