@@ -77,14 +77,22 @@
  *
  * POOL POLICY, bounding what free stacks pin: the global pool keeps warm
  * stacks whose usable sizes add up to POOL_WARM_BYTES (64 MiB, 256
- * default stacks). When they pass that by TRIM_SLACK, the freeing thread
- * takes the oldest excess (up to TRIM_BATCH stacks), drops their pages
- * with as few madvise calls as adjacency allows, and they go cold. So
- * 100,000 released stacks pin at most 128 MiB of stack address range,
- * of which only the touched pages are RAM (plus 24 bytes of bookkeeping
- * each, plus STACKCACHE_MAX per P in the caches). Address
- * space is never returned: the peak is kept and reused (a batch is
- * unmapped only on an error path, before any piece leaves this file).
+ * default stacks) for good. Above that, stacks that stay unused go cold:
+ * sysmon calls stackscavenge every SCAVENGE_NS, which trims the part of
+ * the excess that was never drawn on since its last call (the low-water
+ * mark warm_low), and trims all of it before sysmon sleeps in an idle
+ * program. A trim takes the oldest excess (up to TRIM_BATCH stacks),
+ * drops their pages with as few madvise calls as adjacency allows, and
+ * they go cold. Trimming on the way, while goroutines come and go, cost
+ * a burst like skynet a fifth of its time in TLB shoot-downs and in page
+ * faults on stacks reused just after; so the freeing thread itself trims
+ * only when the warm stacks pass the budget by TRIM_SLACK (1 GiB). So
+ * 100,000 released stacks pin at most about 1.1 GiB of stack address
+ * range, of which only the touched pages are RAM (plus 24 bytes of
+ * bookkeeping each, plus STACKCACHE_MAX per P in the caches), and for
+ * long only 64 MiB. Address space is never returned: the peak is kept
+ * and reused (a batch is unmapped only on an error path, before any
+ * piece leaves this file).
  *
  * INVARIANTS.
  *  I1 Each stack of class k ever created is, at any moment, handed out, in
@@ -103,8 +111,8 @@
  *    vg_on: written once inside stack_init's pthread_once, read-only afterwards,
  *    read without a lock (the handler too): every other entry point runs
  *    after stack_init returned, on its thread or one created later.
- *  - pool_lock guards pools[], warm_bytes and the one trim in progress
- *    (pool_put's trimming flag and buffer). It is held for
+ *  - pool_lock guards pools[], warm_bytes, warm_low and the one trim in
+ *    progress (the trimming flag and the trim buffer). It is held for
  *    O(STACKCACHE_MAX) work, or a memmove of a trim, and at most one
  *    realloc, never across a system call.
  *  - guard_maps and canary_warned: atomics (atomic.h), no lock.
@@ -177,7 +185,7 @@ static const bool vg_on = false;
 #define BATCH_BYTES	((size_t)16 << 20)
 #define BATCH_MAX	64
 #define POOL_WARM_BYTES	((size_t)64 << 20)
-#define TRIM_SLACK	((size_t)64 << 20)	/* over budget before a trim */
+#define TRIM_SLACK	((size_t)16 << 30)	/* over budget before a trim */
 #define TRIM_BATCH	4096			/* stacks per trim, at most */
 /* Class 0 is the default; class k >= 1 is 2^(16+k) bytes, up to 2^30. */
 #define CLASS_SHIFT	16
@@ -204,6 +212,9 @@ static struct sigaction old_segv, old_bus;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pool pools[NCLASS + NSMALL];
 static size_t warm_bytes;
+static size_t warm_low; /* least warm_bytes since stackscavenge */
+static gor_stack trim[TRIM_BATCH]; /* the one trim in progress */
+static bool trimming;
 
 static atomic_u64 guard_maps;
 static atomic_u32 canary_warned;
@@ -630,8 +641,11 @@ static bool pop(struct pool *p, gor_stack *out)
 {
 	if (p->nwarm > 0) {
 		*out = p->s[--p->nwarm];
-		if (!is_small(out->sizeclass))
+		if (!is_small(out->sizeclass)) {
 			warm_bytes -= stack_size(out);
+			if (warm_bytes < warm_low)
+				warm_low = warm_bytes;
+		}
 		return true;
 	}
 	if (p->ncold > 0) {
@@ -669,15 +683,15 @@ static void drop_pages(gor_stack *v, size_t n)
 }
 
 /* Takes up to TRIM_BATCH of the oldest warm stacks, class by class from
- * class 0 up, until the warm stacks are within budget, into out; under
- * pool_lock. */
-static size_t take_excess(gor_stack *out)
+ * class 0 up, until the warm stacks are within target bytes, into out;
+ * under pool_lock. */
+static size_t take_excess(gor_stack *out, size_t target)
 {
 	size_t n = 0;
-	for (unsigned k = 0; k < NCLASS && warm_bytes > POOL_WARM_BYTES; k++) {
+	for (unsigned k = 0; k < NCLASS && warm_bytes > target; k++) {
 		struct pool *p = &pools[k];
 		size_t m = 0;
-		while (m < p->nwarm && n < TRIM_BATCH && warm_bytes > POOL_WARM_BYTES) {
+		while (m < p->nwarm && n < TRIM_BATCH && warm_bytes > target) {
 			out[n++] = p->s[m++];
 			warm_bytes -= stack_size(&out[n - 1]);
 		}
@@ -687,13 +701,23 @@ static size_t take_excess(gor_stack *out)
 	return n;
 }
 
+/* Drops the pages of trim[0..n), taken under pool_lock with trimming
+ * set, outside the lock, and files them cold. */
+static void trim_finish(size_t n)
+{
+	drop_pages(trim, n);
+	pthread_mutex_lock(&pool_lock);
+	for (size_t i = 0; i < n; i++)
+		push_cold(&pools[trim[i].sizeclass], &trim[i]);
+	trimming = false;
+	pthread_mutex_unlock(&pool_lock);
+}
+
 /* Gives back n <= STACKCACHE_MAX stacks, warm. When the warm stacks pass
  * the budget by TRIM_SLACK, the caller trims them back to it (I3): a
  * trim takes many stacks at once so that drop_pages can merge them. */
 static void pool_put(const gor_stack *v, size_t n)
 {
-	static gor_stack trim[TRIM_BATCH];
-	static bool trimming;
 	size_t ntrim = 0;
 
 	pthread_mutex_lock(&pool_lock);
@@ -701,17 +725,27 @@ static void pool_put(const gor_stack *v, size_t n)
 		push_warm(&pools[v[i].sizeclass], &v[i]);
 	if (warm_bytes > POOL_WARM_BYTES + TRIM_SLACK && !trimming) {
 		trimming = true;
-		ntrim = take_excess(trim);
+		ntrim = take_excess(trim, POOL_WARM_BYTES);
 	}
 	pthread_mutex_unlock(&pool_lock);
-	if (ntrim == 0)
-		return;
-	drop_pages(trim, ntrim);
+	if (ntrim != 0)
+		trim_finish(ntrim);
+}
+
+void stackscavenge(bool all)
+{
+	size_t ntrim = 0;
+
 	pthread_mutex_lock(&pool_lock);
-	for (size_t i = 0; i < ntrim; i++)
-		push_cold(&pools[trim[i].sizeclass], &trim[i]);
-	trimming = false;
+	size_t unused = warm_low < warm_bytes ? warm_low : warm_bytes;
+	if (!trimming && (all ? warm_bytes : unused) > POOL_WARM_BYTES) {
+		trimming = true;
+		ntrim = take_excess(trim, all ? POOL_WARM_BYTES : warm_bytes - (unused - POOL_WARM_BYTES));
+	}
+	warm_low = warm_bytes;
 	pthread_mutex_unlock(&pool_lock);
+	if (ntrim != 0)
+		trim_finish(ntrim);
 }
 
 /* Fills v[0..want) from a fresh batch, the rest of which goes cold (its

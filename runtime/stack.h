@@ -70,6 +70,10 @@ int stackalloc(struct stackcache *c, size_t size, gor_stack *out);
 void stackfree(struct stackcache *c, gor_stack *s);
 /* Moves every cached stack to the global pool (a P being destroyed). */
 void stackcache_flush(struct stackcache *c);
+/* sysmon's: gives the pages of free stacks back to the kernel, those over
+ * the pool's budget that stayed unused since the last call, or all over
+ * the budget (see POOL POLICY in stack.c). */
+void stackscavenge(bool all);
 
 /* True while a canary-protected stack's canary is intact. */
 static inline bool stack_canary_ok(const gor_stack *s)

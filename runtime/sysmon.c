@@ -1,7 +1,7 @@
 /*
  * sysmon.c - the system monitor, after Go's sysmon in runtime/proc.go: a
  * thread of the runtime's that holds no P and runs no goroutine, started
- * with the runtime (schedinit). It does three things, each tick:
+ * with the runtime (schedinit). It does these things, each tick:
  *
  *   - retake: a P that has stayed in P_SYSCALL for a whole tick (its
  *     goroutine is blocked in a call bracketed by gor_syscall_enter/exit)
@@ -10,7 +10,9 @@
  *   - preemption: a goroutine that has held its P for more than 10 ms
  *     (FORCE_PREEMPT_NS) is asked to yield (preemptone);
  *   - the netpoller's fallback poll, if no M has polled for 10 ms
- *     (netpoll_sysmon_poll, the netpoller's to define).
+ *     (netpoll_sysmon_poll, the netpoller's to define);
+ *   - every 100 ms, and before it sleeps in an idle program, the stack
+ *     scavenger (stackscavenge in stack.c).
  * Reading the clock every tick also keeps coarsetime() fresh (time.c).
  *
  * The tick, as Go's: 20 us while it finds something to do, doubling
@@ -77,6 +79,10 @@
 
 #define FORCE_PREEMPT_NS (10 * GOR_MILLISECOND)
 #define LONG_SYSCALL_NS (10 * GOR_MILLISECOND)
+/* How often free stacks that stayed unused go back to the kernel
+ * (stackscavenge): rarely, since each trim interrupts every CPU running
+ * one of our threads. */
+#define SCAVENGE_NS (100 * GOR_MILLISECOND)
 enum {
 	TICK_MIN_US = 20,
 	TICK_MAX_US = 10000,
@@ -227,6 +233,7 @@ static bool sysmon_idle(void)
 	noteclear(&sysmonnote);
 	atomic_store_u32(&sysmonwait, 1);
 	unlock(&sched.lock);
+	stackscavenge(true); /* nothing will draw on them while we sleep */
 	notesleep(&sysmonnote);
 	return true;
 }
@@ -235,6 +242,7 @@ __attribute__((noreturn)) static void *sysmon(void *arg)
 {
 	(void)arg;
 	uint32_t idle = 0, delay = 0;
+	int64_t lastscavenge = 0;
 	for (;;) {
 		if (idle == 0)
 			delay = TICK_MIN_US;
@@ -249,6 +257,10 @@ __attribute__((noreturn)) static void *sysmon(void *arg)
 		}
 		int64_t now = nanotime();
 		netpoll_sysmon_poll(now);
+		if (now - lastscavenge >= SCAVENGE_NS) {
+			stackscavenge(false);
+			lastscavenge = now;
+		}
 		if (retake(now) != 0)
 			idle = 0;
 		else

@@ -558,26 +558,39 @@ START_TEST(test_cache_reuse)
 END_TEST
 
 /* Beyond the warm budget (64 MiB: 256 default stacks), freed stacks lose
- * their pages. */
+ * their pages once they have stayed unused from one scavenge to the next
+ * (sysmon's, every 100 ms), or at once when the program goes idle. */
+static size_t count_warm(const gor_stack *v, size_t n)
+{
+	size_t warm = 0;
+	for (size_t i = 0; i < n; i++)
+		warm += resident(v[i].hi - 1);
+	return warm;
+}
+
 static void body_bound(void *arg)
 {
 	(void)arg;
 	init_all();
 	enum { N = 1200 };
 	static gor_stack v[N];
+	size_t budget = 64 * MiB / stack_default_size();
 	for (int i = 0; i < N; i++) {
 		REQUIRE(stackalloc(NULL, 0, &v[i]) == 0);
 		v[i].hi[-1] = 1;
 	}
 	for (int i = 0; i < N; i++)
 		stackfree(NULL, &v[i]);
-	size_t warm = 0;
-	for (int i = 0; i < N; i++)
-		warm += resident(v[i].hi - 1);
-	/* the policy: 64 MiB warm, trimmed back once 64 MiB more gather */
-	REQUIRE(warm <= 128 * MiB / stack_default_size());
+	/* Freed since the last scavenge: kept, they may be wanted soon. */
+	stackscavenge(false);
+	REQUIRE(count_warm(v, N) == N);
+	/* Unused for a whole period: back to the budget. */
+	stackscavenge(false);
+	size_t warm = count_warm(v, N);
+	REQUIRE(warm <= budget);
 	REQUIRE(warm > 0);
-	/* Cold ones come back as usable as ever. */
+	/* Cold ones come back as usable as ever; those drawn on in a period
+	 * are not trimmed at its end. */
 	for (int i = 0; i < N; i++) {
 		REQUIRE(stackalloc(NULL, 0, &v[i]) == 0);
 		v[i].hi[-1] = 2;
@@ -585,6 +598,11 @@ static void body_bound(void *arg)
 	}
 	for (int i = 0; i < N; i++)
 		stackfree(NULL, &v[i]);
+	stackscavenge(false);
+	REQUIRE(count_warm(v, N) == N);
+	/* An idle program keeps only the budget. */
+	stackscavenge(true);
+	REQUIRE(count_warm(v, N) <= budget);
 }
 
 START_TEST(test_pool_bound)

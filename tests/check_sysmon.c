@@ -2,8 +2,9 @@
  * check_sysmon.c - sysmon: cooperative preemption of a goroutine that
  * holds its P for long while calling the runtime (each entry point that
  * checks, with MAXPROCS=1, so that only a preemption lets anybody else
- * run), the preemption counter, preemption after sysmon's deep sleep, and
- * an idle program that burns no CPU, also after sysmon has been busy.
+ * run), the preemption counter, preemption after sysmon's deep sleep, an
+ * idle program that burns no CPU, also after sysmon has been busy, and
+ * one that gives the pages of its freed stacks back (the scavenger).
  *
  * The property checked is "whether", never "how fast": with MAXPROCS=1,
  * main's gor_sleep can only return if the spinning goroutine yields, so
@@ -190,6 +191,66 @@ START_TEST(test_idle_no_cpu)
 }
 END_TEST
 
+/* The scavenger: stacks freed by a burst of goroutines keep their pages
+ * while the program runs on, and lose all but the pool's budget once it
+ * is idle (sysmon scavenges before it sleeps). */
+enum { DEEP = 32 * 1024, NDEEP = 3000 };
+static gor_chan *deep_hold;
+static gor_waitgroup deep_started, deep_ended;
+
+static void deep_then_wait(void *arg)
+{
+	(void)arg;
+	volatile char buf[DEEP];
+	for (size_t i = 0; i < DEEP; i += 1024)
+		buf[i] = 1;
+	if (buf[0] != 1)
+		abort();
+	gor_wg_done(&deep_started);
+	int64_t v;
+	gor_recv(deep_hold, &v);
+	gor_wg_done(&deep_ended);
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+START_TEST(test_scavenge_when_idle)
+{
+	deep_hold = gor_chan_make(sizeof(int64_t), 0);
+	ck_assert_ptr_nonnull(deep_hold);
+	gor_wg_add(&deep_started, NDEEP);
+	gor_wg_add(&deep_ended, NDEEP);
+	for (int i = 0; i < NDEEP; i++)
+		TU_GO(deep_then_wait, NULL);
+	gor_wg_wait(&deep_started);
+	gor_close(deep_hold);
+	gor_wg_wait(&deep_ended);
+	long touched = (long)NDEEP * DEEP / 1024, before = rss_kb(), after = before;
+	ck_assert_msg(before > touched, "VmRSS %ld kB with %ld kB of stacks touched", before, touched);
+	/* Idle (main asleep on a timer): sysmon sleeps, scavenging first. */
+	int64_t dl = tu_deadline(10);
+	while (tu_now() < dl && before - after < touched / 2) {
+		gor_sleep(50 * GOR_MILLISECOND);
+		after = rss_kb();
+	}
+	ck_assert_msg(before - after >= touched / 2,
+		      "VmRSS %ld kB -> %ld kB: the %ld kB of freed stacks were not given back", before,
+		      after, touched);
+	gor_chan_free(deep_hold);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sysmon");
@@ -198,5 +259,6 @@ int main(void)
 	tcase_add_test(tc, test_preempt_after_idle);
 	tcase_add_test(tc, test_no_preemption_without_need);
 	tcase_add_test(tc, test_idle_no_cpu);
+	tcase_add_test(tc, test_scavenge_when_idle);
 	return tu_srunner_run(s);
 }
