@@ -316,6 +316,15 @@ struct gor_p {
 	atomic_u32 syscalltick;
 };
 
+/* A batch of the global run queue: g[head..tail) are queued. Half a local
+ * queue and the G that overflowed it fill one (runqputslow). */
+#define GBATCH (RUNQ_SIZE / 2 + 1)
+struct gbatch {
+	struct gbatch *next;
+	uint32_t head, tail;
+	struct gor_g *g[GBATCH];
+};
+
 struct sched {
 	gor_lock lock;
 	/* idle Ms and Ps, under lock; npidle and nmspinning also read without */
@@ -328,8 +337,8 @@ struct sched {
 	int64_t mnext;           /* next M id */
 	struct gor_m *allm;
 	int32_t mcount;
-	/* global run queue, under lock */
-	struct gor_g *runqhead, *runqtail;
+	/* global run queue, under lock: batches, see proc.c */
+	struct gbatch *runqhead, *runqtail, *freebatch;
 	atomic_u32 runqsize;
 	/* global free Gs, under lock */
 	struct gor_g *gfree;
