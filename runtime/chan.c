@@ -136,14 +136,15 @@ static bool chanparkcommit(struct gor_g *gp, void *c)
 	return true;
 }
 
-/* Parks the calling goroutine on q; c->lock is held and is released once
- * the goroutine is switched out. True if woken by a value, false by a
- * close. */
-static inline __attribute__((always_inline)) bool chanpark(struct gor_chan *c, struct waitq *q, void *ep, enum waitreason r)
+/* Parks the calling goroutine gp on q; c->lock is held and is released
+ * once the goroutine is switched out. True if woken by a value, false by
+ * a close. */
+static inline __attribute__((always_inline)) bool chanpark(struct gor_g *gp, struct gor_chan *c, struct waitq *q,
+							   void *ep, enum waitreason r)
 {
-	struct sudog sg = {.g = getg(), .elem = ep, .c = c};
+	struct sudog sg = {.g = gp, .elem = ep, .c = c};
 	waitq_enqueue(q, &sg);
-	gopark(chanparkcommit, c, r, c);
+	goparkg(gp, chanparkcommit, c, r, c);
 	return sg.success;
 }
 
@@ -154,7 +155,8 @@ static _Noreturn void blockforever(enum waitreason r)
 		gopark(NULL, NULL, r, NULL);
 }
 
-__attribute__((always_inline)) inline enum chan_result chansend(struct gor_chan *c, const void *ep, bool block)
+__attribute__((always_inline)) inline enum chan_result chansend(struct gor_g *gp, struct gor_chan *c, const void *ep,
+								 bool block)
 {
 	if (!block && !atomic_load_u32(&c->closed) && chan_full(c))
 		return CHAN_WOULDBLOCK;
@@ -165,9 +167,9 @@ __attribute__((always_inline)) inline enum chan_result chansend(struct gor_chan 
 	}
 	struct sudog *sg = waitq_dequeue(&c->recvq);
 	if (sg) {
-		struct gor_g *gp = chan_sendto(c, sg, ep);
+		struct gor_g *rg = chan_sendto(c, sg, ep);
 		unlock(&c->lock);
-		ready(gp, true);
+		ready(rg, true);
 		return CHAN_OK;
 	}
 	if (atomic_load_u64(&c->qcount) < c->dataqsiz) {
@@ -179,10 +181,11 @@ __attribute__((always_inline)) inline enum chan_result chansend(struct gor_chan 
 		unlock(&c->lock);
 		return CHAN_WOULDBLOCK;
 	}
-	return chanpark(c, &c->sendq, (void *)ep, WAIT_CHAN_SEND) ? CHAN_OK : CHAN_CLOSED;
+	return chanpark(gp, c, &c->sendq, (void *)ep, WAIT_CHAN_SEND) ? CHAN_OK : CHAN_CLOSED;
 }
 
-__attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_chan *c, void *ep, bool block)
+__attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_g *gp, struct gor_chan *c, void *ep,
+								 bool block)
 {
 	if (!block && chan_empty(c)) {
 		if (!atomic_load_acq_u32(&c->closed))
@@ -202,9 +205,9 @@ __attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_chan 
 	} else {
 		struct sudog *sg = waitq_dequeue(&c->sendq);
 		if (sg) {
-			struct gor_g *gp = chan_recvfrom(c, sg, ep);
+			struct gor_g *sgp = chan_recvfrom(c, sg, ep);
 			unlock(&c->lock);
-			ready(gp, true);
+			ready(sgp, true);
 			return CHAN_OK;
 		}
 	}
@@ -217,7 +220,7 @@ __attribute__((always_inline)) inline enum chan_result chanrecv(struct gor_chan 
 		unlock(&c->lock);
 		return CHAN_WOULDBLOCK;
 	}
-	return chanpark(c, &c->recvq, ep, WAIT_CHAN_RECV) ? CHAN_OK : CHAN_CLOSED;
+	return chanpark(gp, c, &c->recvq, ep, WAIT_CHAN_RECV) ? CHAN_OK : CHAN_CLOSED;
 }
 
 /* ---- the public API ----------------------------------------------------- */
@@ -262,20 +265,22 @@ struct gor_chan *chan_make_timer(size_t elemsize, size_t cap)
 
 int gor_send(gor_chan *c, const void *elem)
 {
-	preemptcheck(getg_adopt());
+	struct gor_g *gp = getg_adopt();
+	preemptcheck(gp);
 	if (unlikely(c == NULL))
 		blockforever(WAIT_CHAN_SEND_NIL);
 	if (unlikely(elem == NULL && c->elemsize))
 		return seterr(EINVAL);
-	return likely(chansend(c, elem, true) == CHAN_OK) ? 0 : seterr(EPIPE);
+	return likely(chansend(gp, c, elem, true) == CHAN_OK) ? 0 : seterr(EPIPE);
 }
 
 int gor_recv(gor_chan *c, void *elem)
 {
-	preemptcheck(getg_adopt());
+	struct gor_g *gp = getg_adopt();
+	preemptcheck(gp);
 	if (unlikely(c == NULL))
 		blockforever(WAIT_CHAN_NIL);
-	return chanrecv(c, elem, true) == CHAN_OK;
+	return chanrecv(gp, c, elem, true) == CHAN_OK;
 }
 
 int gor_try_send(gor_chan *c, const void *elem)
@@ -283,7 +288,7 @@ int gor_try_send(gor_chan *c, const void *elem)
 	preemptcheck(getg_adopt());
 	if (c == NULL || (elem == NULL && c->elemsize))
 		return seterr(EINVAL);
-	switch (chansend(c, elem, false)) {
+	switch (chansend(NULL, c, elem, false)) {
 	case CHAN_OK:
 		return 0;
 	case CHAN_WOULDBLOCK:
@@ -298,7 +303,7 @@ int gor_try_recv(gor_chan *c, void *elem)
 	preemptcheck(getg_adopt());
 	if (c == NULL)
 		return seterr(EINVAL);
-	switch (chanrecv(c, elem, false)) {
+	switch (chanrecv(NULL, c, elem, false)) {
 	case CHAN_OK:
 		return 1;
 	case CHAN_CLOSED:
@@ -310,7 +315,7 @@ int gor_try_recv(gor_chan *c, void *elem)
 
 int chan_trysend_from_timer(struct gor_chan *c, const void *elem)
 {
-	switch (chansend(c, elem, false)) {
+	switch (chansend(NULL, c, elem, false)) {
 	case CHAN_OK:
 		return 0;
 	case CHAN_WOULDBLOCK:

@@ -169,10 +169,10 @@ static inline void chan_bufget(struct gor_chan *c, void *ep)
 void chan_zero(struct gor_chan *c, void *ep);
 
 /* The blocking and non-blocking operations behind gor_send/gor_recv and
- * the try-operations, for a non-NULL c; the caller is a goroutine when
- * block is true. */
-enum chan_result chansend(struct gor_chan *c, const void *ep, bool block);
-enum chan_result chanrecv(struct gor_chan *c, void *ep, bool block);
+ * the try-operations, for a non-NULL c; when block is true the caller is
+ * the goroutine gp (else gp is unused and may be NULL). */
+enum chan_result chansend(struct gor_g *gp, struct gor_chan *c, const void *ep, bool block);
+enum chan_result chanrecv(struct gor_g *gp, struct gor_chan *c, void *ep, bool block);
 
 /* For time.c: a channel with room for a timer in the same allocation
  * (c->timer points at it, zeroed). The caller fills in the timer and adds

@@ -213,7 +213,9 @@ struct gor_g {
 	struct gor_m *lockedm; /* the thread it is bound to (adopted threads) */
 	void *param;           /* handed over by the goroutine that readies it:
 				* the sudog that won, for chan and select */
-	void *waiting;         /* what it waits on (a channel...), for dumps */
+	void *waiting;         /* what it waits on (a channel...), for dumps;
+				* with waitsince and waitreason, valid while
+				* status is G_WAITING, stale after */
 	int64_t waitsince;     /* coarsetime() when it parked */
 	atomic_u32 status;     /* enum gstatus */
 	uint16_t waitreason;   /* enum waitreason, while G_WAITING */

@@ -316,7 +316,7 @@ static inline __attribute__((always_inline)) int selectpark(struct selstate *s, 
 	s->timer = deadline == GOR_NEVER ? NULL : &t;
 	gp->param = NULL;
 	enqueueall(s, gp);
-	gopark(selparkcommit, s->timer, WAIT_SELECT, NULL);
+	goparkg(gp, selparkcommit, s->timer, WAIT_SELECT, NULL);
 	if (s->timer)
 		deltimer(s->timer);
 	sellock(s);
@@ -338,10 +338,10 @@ static inline __attribute__((always_inline)) int selectpark(struct selstate *s, 
 
 /* A select with exactly one live case and no deadline is that channel
  * operation, as Go compiles it. */
-static inline __attribute__((always_inline)) int selectone(gor_case *k, int casi, bool block)
+static inline __attribute__((always_inline)) int selectone(struct gor_g *gp, gor_case *k, int casi, bool block)
 {
-	enum chan_result r = k->op == GOR_RECV ? chanrecv(k->chan, k->elem, block)
-					       : chansend(k->chan, k->elem, block);
+	enum chan_result r = k->op == GOR_RECV ? chanrecv(gp, k->chan, k->elem, block)
+					       : chansend(gp, k->chan, k->elem, block);
 	if (r == CHAN_WOULDBLOCK)
 		return seterr(EAGAIN);
 	k->ok = r == CHAN_OK;
@@ -375,8 +375,8 @@ static inline __attribute__((always_inline)) long countcases(const gor_case *cas
 
 /* Passes 1 to 3 over the live cases, with the orders and sudogs in
  * s (sized by the caller). */
-static inline __attribute__((always_inline)) int selectcases(struct selstate *s, size_t ncases, int first, int last,
-							   bool block, int64_t deadline)
+static inline __attribute__((always_inline)) int selectcases(struct gor_g *gp, struct selstate *s, size_t ncases,
+							   int first, int last, bool block, int64_t deadline)
 {
 	if (s->n == 2) {
 		orders2(s, (uint32_t)first, (uint32_t)last);
@@ -396,7 +396,7 @@ static inline __attribute__((always_inline)) int selectcases(struct selstate *s,
 		selunlock(s);
 		return seterr(ETIMEDOUT);
 	}
-	return selectpark(s, getg(), deadline);
+	return selectpark(s, gp, deadline);
 }
 
 /* No live case: only the deadline can end the wait. */
@@ -414,7 +414,8 @@ static int selectnocases(bool block, int64_t deadline)
 
 static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_t n, bool block, int64_t deadline)
 {
-	preemptcheck(getg_adopt());
+	struct gor_g *gp = getg_adopt();
+	preemptcheck(gp);
 	int first, one;
 	long nlive = countcases(cases, n, &first, &one);
 	if (nlive < 0)
@@ -423,7 +424,7 @@ static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_
 	if (live == 0)
 		return selectnocases(block, deadline);
 	if (live == 1 && deadline == GOR_NEVER)
-		return selectone(&cases[one], one, block);
+		return selectone(gp, &cases[one], one, block);
 
 	/* Sized to the live cases, not to the most the stack takes: a
 	 * goroutine on a 2 KiB stack selects too. */
@@ -443,7 +444,7 @@ static inline __attribute__((always_inline)) int selectgo(gor_case *cases, size_
 		s.pollorder = (uint32_t *)(s.sgs + live);
 	}
 	s.lockorder = s.pollorder + live;
-	int casi = selectcases(&s, n, first, one, block, deadline);
+	int casi = selectcases(gp, &s, n, first, one, block, deadline);
 	if (heap) {
 		int err = errno;
 		free(heap);

@@ -236,11 +236,12 @@ static inline __attribute__((always_inline)) void gosched_from(struct gor_g *gp,
 	finish_after(mp);
 }
 
-/* Parks the running goroutine; see runtime.h's contract for unlockf. */
-static inline __attribute__((always_inline)) void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg,
-							  enum waitreason r, void *waiting)
+/* gopark for a caller that has the running goroutine gp at hand: getg
+ * is a TLS load and two tests, and the compiler cannot reuse an earlier
+ * one across the locked instructions in between. */
+static inline __attribute__((always_inline)) void goparkg(struct gor_g *gp, bool (*unlockf)(struct gor_g *, void *),
+							   void *arg, enum waitreason r, void *waiting)
 {
-	struct gor_g *gp = getg();
 	struct gor_m *mp = gp->m;
 	gp->waitreason = (uint16_t)r;
 	gp->waiting = waiting;
@@ -248,8 +249,15 @@ static inline __attribute__((always_inline)) void gopark(bool (*unlockf)(struct 
 	mp->unlockf = unlockf;
 	mp->unlockarg = arg;
 	gosched_from(gp, AFTER_PARK);
-	gp->waiting = NULL;
-	gp->waitreason = WAIT_NONE;
+	/* waitreason and waiting are left as they were: they mean something
+	 * only while the status is G_WAITING, and every reader checks it. */
+}
+
+/* Parks the running goroutine; see runtime.h's contract for unlockf. */
+static inline __attribute__((always_inline)) void gopark(bool (*unlockf)(struct gor_g *, void *), void *arg,
+							  enum waitreason r, void *waiting)
+{
+	goparkg(getg(), unlockf, arg, r, waiting);
 }
 
 #pragma GCC visibility pop
