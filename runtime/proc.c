@@ -447,6 +447,18 @@ static struct gor_g *malg(struct gor_p *pp)
  * rather than staying with it: during a burst of spawns the Gs that run
  * are fresh ones, and a stack kept on a free G would sit idle while they
  * ask the kernel for more. */
+/* Puts v[0..n) on the global free list as one batch; under sched.lock. */
+static void gfreeputbatch(struct gor_g *const *v, uint32_t n)
+{
+	_Static_assert(GFREE_LOCAL_MAX <= GBATCH, "a P's free Gs fit one batch");
+	struct gbatch *b = gbatchget();
+	memcpy(b->g, v, n * sizeof b->g[0]);
+	b->tail = n;
+	b->next = sched.gfree;
+	sched.gfree = b;
+	atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) + n);
+}
+
 static void gfput(struct gor_p *pp, struct gor_g *gp)
 {
 	if (gp->stack.lo) {
@@ -463,42 +475,38 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 	gp->ctx.sp = NULL;
 	free(gp->name); /* a dead goroutine's name is shown nowhere */
 	gp->name = NULL;
-	gp->schedlink = pp->gfree;
-	pp->gfree = gp;
-	if (++pp->gfreecnt < GFREE_LOCAL_MAX)
+	pp->gfree[pp->gfreecnt++] = gp;
+	if (pp->gfreecnt < GFREE_LOCAL_MAX)
 		return;
+	/* The oldest half goes to the global list, as one batch: the P
+	 * that takes it reads the batch, not each G's schedlink, which the
+	 * G's last core wrote (spawn at P2 frees on one P, creates on the
+	 * other). */
+	enum { HALF = GFREE_LOCAL_MAX / 2 };
 	lock(&sched.lock);
-	while (pp->gfreecnt > GFREE_LOCAL_MAX / 2) {
-		struct gor_g *g1 = pp->gfree;
-		pp->gfree = g1->schedlink;
-		pp->gfreecnt--;
-		g1->schedlink = sched.gfree;
-		sched.gfree = g1;
-		atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) + 1);
-	}
+	gfreeputbatch(pp->gfree, HALF);
 	unlock(&sched.lock);
+	memmove(pp->gfree, pp->gfree + HALF, (GFREE_LOCAL_MAX - HALF) * sizeof pp->gfree[0]);
+	pp->gfreecnt -= HALF;
 }
 
 static struct gor_g *gfget(struct gor_p *pp)
 {
-	if (pp->gfree == NULL && atomic_load_u32(&sched.ngfree) > 0) {
+	if (pp->gfreecnt == 0 && atomic_load_u32(&sched.ngfree) > 0) {
 		lock(&sched.lock);
-		while (pp->gfreecnt < GFREE_LOCAL_MAX / 2 && sched.gfree) {
-			struct gor_g *g1 = sched.gfree;
-			sched.gfree = g1->schedlink;
-			atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) - 1);
-			g1->schedlink = pp->gfree;
-			pp->gfree = g1;
-			pp->gfreecnt++;
+		struct gbatch *b = sched.gfree;
+		if (b) {
+			sched.gfree = b->next;
+			uint32_t n = b->tail - b->head;
+			atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) - n);
+			memcpy(pp->gfree, &b->g[b->head], n * sizeof pp->gfree[0]);
+			pp->gfreecnt = (int32_t)n;
+			b->next = sched.freebatch;
+			sched.freebatch = b;
 		}
 		unlock(&sched.lock);
 	}
-	struct gor_g *gp = pp->gfree;
-	if (gp) {
-		pp->gfree = gp->schedlink;
-		pp->gfreecnt--;
-	}
-	return gp;
+	return pp->gfreecnt > 0 ? pp->gfree[--pp->gfreecnt] : NULL;
 }
 
 /* ---- switching --------------------------------------------------------- */
@@ -1032,13 +1040,8 @@ static void destroyp(struct gor_p *pp, struct gor_p *to)
 	while ((gp = runqget(pp)) != NULL)
 		globrunqput(gp);
 	timers_destroy(pp, to);
-	while (pp->gfree) {
-		gp = pp->gfree;
-		pp->gfree = gp->schedlink;
-		gp->schedlink = sched.gfree;
-		sched.gfree = gp;
-		atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) + 1);
-	}
+	if (pp->gfreecnt > 0)
+		gfreeputbatch(pp->gfree, (uint32_t)pp->gfreecnt);
 	pp->gfreecnt = 0;
 	stackcache_flush(&pp->stackcache);
 	atomic_add_u64(&createdfolded, (int64_t)atomic_load_u64(&pp->ncreated));

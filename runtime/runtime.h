@@ -306,7 +306,7 @@ struct gor_p {
 	struct gor_m *m;         /* the M holding it */
 	struct gor_p *link;      /* idle list, under sched.lock */
 	uint32_t schedtick;
-	struct gor_g *gfree;     /* free Gs with stacks, owner only */
+	struct gor_g *gfree[GFREE_LOCAL_MAX]; /* free Gs, owner only */
 	int32_t gfreecnt;
 	struct stackcache stackcache;
 	struct timers timers;
@@ -343,7 +343,7 @@ struct sched {
 	struct gbatch *runqhead, *runqtail, *freebatch;
 	atomic_u32 runqsize;
 	/* global free Gs, under lock */
-	struct gor_g *gfree;
+	struct gbatch *gfree;    /* free Gs, in batches of GFREE_LOCAL_MAX / 2 or fewer */
 	atomic_u32 ngfree;       /* written under lock, read without as a hint */
 	/* stop the world, see stopTheWorld */
 	atomic_u32 gcwaiting;
