@@ -1117,14 +1117,6 @@ static void startTheWorld(struct gor_p *runnable)
 
 /* ---- the scheduler ------------------------------------------------------ */
 
-/* Takes the mailbox, or NULL. */
-static inline struct gor_g *take_readyg(struct gor_m *mp)
-{
-	if (atomic_load_ptr(&mp->readyg) == NULL)
-		return NULL;
-	return atomic_xchg_ptr(&mp->readyg, NULL);
-}
-
 /* Runs due timers on every P: an M that found nothing locally does this
  * so that idle Ps' timers fire. Returns the earliest remaining when. */
 static int64_t checkalltimers(int64_t now)
@@ -1330,13 +1322,13 @@ top:
 		goto top;
 	}
 	struct gor_p *pp = mp->p;
-	if ((gp = take_readyg(mp)) != NULL)
+	if ((gp = readyg_take(mp)) != NULL)
 		return gp;
 	int64_t now = INT64_MAX; /* read the clock only when timers exist */
 	int64_t when0 = (int64_t)atomic_load_u64(&pp->timers.when0);
 	if (when0 != INT64_MAX && when0 <= (now = nanotime()))
 		checktimers(pp, now);
-	if ((gp = take_readyg(mp)) != NULL)
+	if ((gp = readyg_take(mp)) != NULL)
 		return gp;
 	if ((gp = runqget(pp)) != NULL)
 		return gp;
@@ -1365,7 +1357,7 @@ top:
 		}
 		if (timers_next() != INT64_MAX)
 			checkalltimers(now == INT64_MAX ? nanotime() : now);
-		if ((gp = take_readyg(mp)) != NULL || (gp = runqget(pp)) != NULL)
+		if ((gp = readyg_take(mp)) != NULL || (gp = runqget(pp)) != NULL)
 			return gp;
 		bool busy = false;
 		if ((gp = stealwork(mp, &busy)) != NULL)
@@ -1420,7 +1412,7 @@ static void schedule(struct gor_m *mp)
 		struct gor_g *gp = mp->pendingg;
 		mp->pendingg = NULL;
 		if (gp == NULL && mp->p)
-			gp = take_readyg(mp);
+			gp = readyg_take(mp);
 		/* Fairness: now and then take from the global queue first, or
 		 * two goroutines yielding to each other could starve it. */
 		if (gp == NULL && mp->p && mp->schedtick % 61 == 0 &&

@@ -157,6 +157,18 @@ static inline void execute_prep(struct gor_m *mp, struct gor_g *gp)
 	pstat_inc(&pp->nswitch);
 }
 
+/* Takes the M's own goroutine from its mailbox, or NULL. Owner only.
+ * A load and a plain store, no exchange: only the owner empties the
+ * mailbox, and nobody fills it again before the goroutine taken has run
+ * and parked (it is made runnable once per park). */
+static inline struct gor_g *readyg_take(struct gor_m *mp)
+{
+	struct gor_g *gp = atomic_load_acq_ptr(&mp->readyg);
+	if (gp != NULL)
+		atomic_store_ptr(&mp->readyg, NULL);
+	return gp;
+}
+
 /* Why fastpick found nothing. */
 enum { PICK_EMPTY, PICK_SLOW };
 
@@ -164,12 +176,12 @@ enum { PICK_EMPTY, PICK_SLOW };
  * *why = PICK_SLOW when the scheduler proper (on g0) must look: global
  * queue fairness, timers due, stop-the-world, a G bound to another M; or
  * *why = PICK_EMPTY when the local queue is simply empty. */
-static inline struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *why)
+static inline __attribute__((always_inline)) struct gor_g *fastpick(struct gor_m *mp, struct gor_p *pp, int *why)
 {
 	struct gor_g *gp;
 	*why = PICK_SLOW;
 	if (unlikely(atomic_load_ptr(&mp->readyg) != NULL))
-		return atomic_xchg_ptr(&mp->readyg, NULL);
+		return readyg_take(mp);
 	if (unlikely(atomic_load_u32(&sched.gcwaiting)))
 		return NULL;
 	if (unlikely(++mp->schedtick % 61 == 0) && atomic_load_u32(&sched.runqsize) > 0)
