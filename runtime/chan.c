@@ -27,7 +27,7 @@
  * won in gp->param.
  *
  * Parking. A blocking operation enqueues its sudog with c->lock held and
- * calls gopark(chanparkcommit), which releases the lock only once the
+ * calls goparkunlock, which releases the lock only once the
  * goroutine is switched out (proc.c runs unlockf on the other side):
  * whoever dequeues the sudog needs the lock, so nobody can ready a
  * goroutine that is still running. Wakers call goready after dropping the
@@ -129,13 +129,6 @@ void waitq_remove(struct waitq *q, struct sudog *sg)
 
 /* ---- blocking ----------------------------------------------------------- */
 
-static bool chanparkcommit(struct gor_g *gp, void *c)
-{
-	(void)gp;
-	unlock(&((struct gor_chan *)c)->lock);
-	return true;
-}
-
 /* Parks the calling goroutine gp on q; c->lock is held and is released
  * once the goroutine is switched out. True if woken by a value, false by
  * a close. */
@@ -144,7 +137,7 @@ static inline __attribute__((always_inline)) bool chanpark(struct gor_g *gp, str
 {
 	struct sudog sg = {.g = gp, .elem = ep, .c = c};
 	waitq_enqueue(q, &sg);
-	goparkg(gp, chanparkcommit, c, r, c);
+	goparkunlock(gp, &c->lock, r, c);
 	return sg.success;
 }
 

@@ -252,6 +252,8 @@ enum after_switch {
 	AFTER_NONE,
 	AFTER_RUNQ,    /* it yielded: put it back on the run queue */
 	AFTER_PARK,    /* it parked: run unlockf, maybe make it runnable again */
+	AFTER_PARKUNLOCK, /* it parked: release the gor_lock in unlockarg
+			   * (goparkunlock, Go's parkunlock_c) */
 	AFTER_EXIT,    /* it finished: free it and its stack */
 	AFTER_EXITSYSCALL, /* back from a syscall without a P (exitsyscall0) */
 	AFTER_HANDOFF, /* about to enter a syscall on an adopted thread: move

@@ -29,8 +29,8 @@
  * may use it until it readies the goroutine, and not after.
  *
  * Locking. Each bucket has a gor_lock guarding its tree and the records
- * in it. A waiter enqueues itself and parks with the lock held; gopark's
- * unlockf releases it on the other side of the switch, so a waker that
+ * in it. A waiter enqueues itself and parks with the lock held;
+ * goparkunlock releases it on the other side of the switch, so a waker that
  * takes the lock finds the waiter either not queued yet or fully parked.
  * nwait counts the bucket's waiters and is read without the lock so that
  * semrelease with nobody waiting costs no lock. It pairs with the count
@@ -77,14 +77,6 @@ static struct semroot semtable[SEMTABSIZE];
 static struct semroot *semroot(const void *addr)
 {
 	return &semtable[((uintptr_t)addr >> 3) % SEMTABSIZE];
-}
-
-/* gopark's unlockf: the waiter has switched out, let wakers in. */
-static bool semunlock(struct gor_g *gp, void *lk)
-{
-	(void)gp;
-	unlock(lk);
-	return true;
 }
 
 /* ---- the treap of one bucket ----------------------------------------- */
@@ -247,7 +239,7 @@ void semacquire(uint32_t *addr, bool lifo, enum waitreason r, void *waiting)
 		}
 		w.s.ticket = 0;
 		treap_enqueue(root, &w, lifo);
-		gopark(semunlock, &root->lock, r, waiting);
+		goparkunlock(getg(), &root->lock, r, waiting);
 		/* A handoff gave us the count; otherwise race for it, and
 		 * queue again (at the front if lifo) if someone took it. */
 		if (w.s.ticket != 0 || cansemacquire(a))
@@ -294,7 +286,7 @@ uint32_t semwait(void *key, bool (*mustpark)(void *arg), void *arg,
 		return 0;
 	}
 	treap_enqueue(root, &w, false);
-	gopark(semunlock, &root->lock, r, waiting);
+	goparkunlock(getg(), &root->lock, r, waiting);
 	return w.s.ticket;
 }
 
@@ -353,7 +345,7 @@ void notifylist_wait(gor_cond *c, uint32_t ticket)
 	else
 		c->head_ = &s;
 	c->tail_ = &s;
-	gopark(semunlock, nl_lock(c), WAIT_COND, c);
+	goparkunlock(getg(), nl_lock(c), WAIT_COND, c);
 }
 
 void notifylist_notify_one(gor_cond *c)

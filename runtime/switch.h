@@ -202,8 +202,10 @@ static inline __attribute__((always_inline)) struct gor_g *fastpick(struct gor_m
 }
 
 /* Runs on the side that was switched to: publishes the goroutine that was
- * switched away from (see "Switching" in proc.c). A yield's re-queue is
- * inline; parks and exits go out of line (finish_after_slow in proc.c). */
+ * switched away from (see "Switching" in proc.c). A yield's re-queue and
+ * goparkunlock's unlock are inline (finish_after_slow never sees
+ * AFTER_PARKUNLOCK); other parks and exits go out of line
+ * (finish_after_slow in proc.c). */
 static inline void finish_after(struct gor_m *mp)
 {
 	if (mp->after == AFTER_NONE)
@@ -214,6 +216,15 @@ static inline void finish_after(struct gor_m *mp)
 		mp->aftergp = NULL;
 		casgstatus(gp, G_RUNNING, G_RUNNABLE);
 		runqput(mp->p, gp, false);
+		return;
+	}
+	if (mp->after == AFTER_PARKUNLOCK) {
+		struct gor_g *gp = mp->aftergp;
+		mp->after = AFTER_NONE;
+		mp->aftergp = NULL;
+		casgstatus(gp, G_RUNNING, G_WAITING);
+		pstat_inc(&mp->p->npark);
+		unlock(mp->unlockarg);
 		return;
 	}
 	finish_after_slow(mp);
@@ -248,11 +259,11 @@ static inline __attribute__((always_inline)) void gosched_from(struct gor_g *gp,
 	finish_after(mp);
 }
 
-/* gopark for a caller that has the running goroutine gp at hand: getg
- * is a TLS load and two tests, and the compiler cannot reuse an earlier
- * one across the locked instructions in between. */
-static inline __attribute__((always_inline)) void goparkg(struct gor_g *gp, bool (*unlockf)(struct gor_g *, void *),
-							   void *arg, enum waitreason r, void *waiting)
+/* Parks the running goroutine gp until goready; the M runs `after`'s work
+ * (with unlockf and arg) once gp is switched out. */
+static inline __attribute__((always_inline)) void park(struct gor_g *gp, uint8_t after,
+						       bool (*unlockf)(struct gor_g *, void *), void *arg,
+						       enum waitreason r, void *waiting)
 {
 	struct gor_m *mp = gp->m;
 	gp->waitreason = (uint16_t)r;
@@ -260,9 +271,18 @@ static inline __attribute__((always_inline)) void goparkg(struct gor_g *gp, bool
 	gp->waitsince = coarsetime();
 	mp->unlockf = unlockf;
 	mp->unlockarg = arg;
-	gosched_from(gp, AFTER_PARK);
+	gosched_from(gp, after);
 	/* waitreason and waiting are left as they were: they mean something
 	 * only while the status is G_WAITING, and every reader checks it. */
+}
+
+/* gopark for a caller that has the running goroutine gp at hand: getg
+ * is a TLS load and two tests, and the compiler cannot reuse an earlier
+ * one across the locked instructions in between. */
+static inline __attribute__((always_inline)) void goparkg(struct gor_g *gp, bool (*unlockf)(struct gor_g *, void *),
+							   void *arg, enum waitreason r, void *waiting)
+{
+	park(gp, AFTER_PARK, unlockf, arg, r, waiting);
 }
 
 /* Parks the running goroutine; see runtime.h's contract for unlockf. */
@@ -270,6 +290,16 @@ static inline __attribute__((always_inline)) void gopark(bool (*unlockf)(struct 
 							  enum waitreason r, void *waiting)
 {
 	goparkg(getg(), unlockf, arg, r, waiting);
+}
+
+/* Go's goparkunlock: parks gp, which holds l, and releases l once gp is
+ * switched out. The unlock is inline on the other side: no unlockf to
+ * call through a pointer, no out-of-line finish_after_slow (a tenth of
+ * a channel hand-off). */
+static inline __attribute__((always_inline)) void goparkunlock(struct gor_g *gp, gor_lock *l, enum waitreason r,
+								void *waiting)
+{
+	park(gp, AFTER_PARKUNLOCK, NULL, l, r, waiting);
 }
 
 #pragma GCC visibility pop

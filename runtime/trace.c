@@ -355,7 +355,7 @@ static void gostop(struct gor_m *mp, struct gor_g *gp, enum trace_stop why)
 
 static enum trace_stop stopwhy(struct gor_g *gp, uint8_t after)
 {
-	if (after == AFTER_PARK)
+	if (after == AFTER_PARK || after == AFTER_PARKUNLOCK)
 		return TRACE_STOP_BLOCK;
 	if (after == AFTER_EXIT)
 		return TRACE_STOP_EXIT;
