@@ -206,7 +206,7 @@ static inline __attribute__((always_inline)) struct gor_g *fastpick(struct gor_m
  * goparkunlock's unlock are inline (finish_after_slow never sees
  * AFTER_PARKUNLOCK); other parks and exits go out of line
  * (finish_after_slow in proc.c). */
-static inline void finish_after(struct gor_m *mp)
+static inline __attribute__((always_inline)) void finish_after(struct gor_m *mp)
 {
 	if (mp->after == AFTER_NONE)
 		return;
