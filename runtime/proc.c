@@ -630,6 +630,12 @@ void goready(struct gor_g *gp, bool next)
 	if (unlikely(trace_enabled())) traceGoUnpark(gp);
 	struct gor_m *mp = getm();
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
+	if (gp->lockedm == mp) {
+		/* ready_locked's first case, the usual one (main and a worker
+		 * taking turns on main's thread), without the call */
+		atomic_store_rel_ptr(&mp->readyg, gp);
+		return;
+	}
 	if (unlikely(gp->lockedm != NULL)) {
 		ready_locked(mp, gp, false);
 		return;
