@@ -567,6 +567,17 @@ void execute_bind(struct gor_m *mp, struct gor_g *gp)
 		gor_fatal("out of memory", "cannot allocate a goroutine stack");
 	gp->canary = gp->stack.guard == STACK_GUARD_CANARY ? (uint64_t *)gp->stack.lo : NULL;
 	gor_ctx_make(&gp->ctx, gp->stack.hi, goentry, gp->fpstate);
+	/* New goroutines come in runs (a spawner's batch, stolen or from the
+	 * global queue), created on another core: fetch the next one's first
+	 * two lines while this one runs. Here, not in runqget, because only
+	 * first runs come in such runs and this path is off the hand-offs'. */
+	struct gor_p *pp = mp->p;
+	uint32_t head = atomic_load_u32(&pp->runqhead);
+	if (atomic_load_u32(&pp->runqtail) != head) {
+		struct gor_g *next = atomic_load_ptr(&pp->runq[head % RUNQ_SIZE]);
+		__builtin_prefetch(next, 1);
+		__builtin_prefetch((char *)next + 64, 1);
+	}
 #ifdef GOR_TSAN
 	if (gp->tsan_fiber == NULL)
 		gp->tsan_fiber = __tsan_create_fiber(0);
