@@ -70,8 +70,9 @@
  *
  * Locking rules:
  *   sched.lock: midle/nmidle, pidle (npidle is also read without it),
- *     global run queue (its batches too), global G free list, allm, m->idle, stop-the-world
- *     state, the timed sleeper (and whether it polls).
+ *     the global run queue and G free list (and their batches, the
+ *     free batches too), allm, m->idle, stop-the-world state, the timed
+ *     sleeper (and whether it polls).
  *   P run queues: lock-free. runqtail is written by the owner only,
  *     runqhead is advanced by CAS by the owner and thieves, slots are
  *     written by the owner only at tail and read by thieves before their
