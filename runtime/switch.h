@@ -1,6 +1,7 @@
 /*
- * switch.h - the goroutine switch fast path: gopark, gosched_from and
- * what they use (fastpick, runqget, execute_prep, gswitch). The scheduler
+ * switch.h - the goroutine switch fast path: gopark (and goparkunlock),
+ * ready, gosched_from and what they use (fastpick, runqget, runqput,
+ * execute_prep, gswitch, finish_after). The scheduler
  * proper is in proc.c; this is the part that every blocking call runs,
  * inline, so that it is compiled into gor_send, gor_recv, gor_select,
  * gor_sleep, the semaphores and gor_yield themselves.
@@ -15,7 +16,8 @@
  * flat (only gor_send's own frame left), 78 ns. So: nothing between a
  * public blocking call and gor_ctx_switch is a call of its own, except on
  * cold paths (execute_bind, canary_fatal) and after the switch
- * (finish_after, whose call and return pair up).
+ * (finish_after_slow, whose call and return pair up; finish_after's
+ * common cases, a yield and goparkunlock, are inline).
  *
  * What the switch does, and the invariants it keeps, are described in
  * proc.c's top comment ("Switching, and how gor differs from Go"); the
