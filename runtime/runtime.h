@@ -345,7 +345,7 @@ struct sched {
 	struct gbatch *runqhead, *runqtail, *freebatch;
 	atomic_u32 runqsize;
 	/* global free Gs, under lock */
-	struct gbatch *gfree;    /* free Gs, in batches of GFREE_LOCAL_MAX / 2 or fewer */
+	struct gbatch *gfree;    /* free Gs, at most GFREE_LOCAL_MAX per batch */
 	atomic_u32 ngfree;       /* written under lock, read without as a hint */
 	/* stop the world, see stopTheWorld */
 	atomic_u32 gcwaiting;

@@ -105,6 +105,9 @@
  *     small (small ones are never trimmed); outside a trim it is at most
  *     POOL_WARM_BYTES + TRIM_SLACK + one pool_put's worth.
  *  I4 guard_maps >= 2 x the mprotect-guarded stacks in existence.
+ *  I5 warm_low is the least value warm_bytes has had since the last
+ *     stackscavenge (pop lowers it, stackscavenge resets it): the warm
+ *     bytes no stackalloc drew on in that period.
  *
  * LOCKING.
  *  - pagesz, guardsz, defsize, guard_mode, map_budget, old_segv, old_bus,

@@ -210,26 +210,23 @@ static inline __attribute__((always_inline)) struct gor_g *fastpick(struct gor_m
  * (finish_after_slow in proc.c). */
 static inline __attribute__((always_inline)) void finish_after(struct gor_m *mp)
 {
-	if (mp->after == AFTER_NONE)
-		return;
-	if (mp->after == AFTER_RUNQ) {
-		struct gor_g *gp = mp->aftergp;
-		mp->after = AFTER_NONE;
-		mp->aftergp = NULL;
-		casgstatus(gp, G_RUNNING, G_RUNNABLE);
-		runqput(mp->p, gp, false);
+	uint8_t after = mp->after;
+	if (after != AFTER_RUNQ && after != AFTER_PARKUNLOCK) {
+		if (after != AFTER_NONE)
+			finish_after_slow(mp);
 		return;
 	}
-	if (mp->after == AFTER_PARKUNLOCK) {
-		struct gor_g *gp = mp->aftergp;
-		mp->after = AFTER_NONE;
-		mp->aftergp = NULL;
+	struct gor_g *gp = mp->aftergp;
+	mp->after = AFTER_NONE;
+	mp->aftergp = NULL;
+	if (after == AFTER_RUNQ) {
+		casgstatus(gp, G_RUNNING, G_RUNNABLE);
+		runqput(mp->p, gp, false);
+	} else {
 		casgstatus(gp, G_RUNNING, G_WAITING);
 		pstat_inc(&mp->p->npark);
 		unlock(mp->unlockarg);
-		return;
 	}
-	finish_after_slow(mp);
 }
 
 /* Switches away from the running goroutine gp, which has been told what
