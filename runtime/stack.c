@@ -86,11 +86,11 @@
  * they go cold. Trimming on the way, while goroutines come and go, cost
  * a burst like skynet a fifth of its time in TLB shoot-downs and in page
  * faults on stacks reused just after; so the freeing thread itself trims
- * only when the warm stacks pass the budget by TRIM_SLACK (1 GiB). So
- * 100,000 released stacks pin at most about 1.1 GiB of stack address
- * range, of which only the touched pages are RAM (plus 24 bytes of
- * bookkeeping each, plus STACKCACHE_MAX per P in the caches), and for
- * long only 64 MiB. Address space is never returned: the peak is kept
+ * only when the warm stacks pass the budget by TRIM_SLACK (16 GiB). So
+ * released stacks pin at most about 16 GiB of stack address range, of
+ * which only the touched pages are RAM (plus 24 bytes of bookkeeping
+ * each, plus STACKCACHE_MAX per P in the caches), and once they stay
+ * unused for two of sysmon's looks only 64 MiB. Address space is never returned: the peak is kept
  * and reused (a batch is unmapped only on an error path, before any
  * piece leaves this file).
  *
