@@ -585,10 +585,6 @@ void execute_bind(struct gor_m *mp, struct gor_g *gp)
 #endif
 }
 
-
-
-
-
 /* Runs on the side that was switched to: publishes the goroutine that
  * was switched away from (see "Switching" above). */
 void finish_after_slow(struct gor_m *mp)
@@ -598,10 +594,6 @@ void finish_after_slow(struct gor_m *mp)
 	mp->after = AFTER_NONE;
 	mp->aftergp = NULL;
 	switch (after) {
-	case AFTER_RUNQ:
-		casgstatus(gp, G_RUNNING, G_RUNNABLE);
-		runqput(mp->p, gp, false);
-		break;
 	case AFTER_PARK: {
 		bool (*unlockf)(struct gor_g *, void *) = mp->unlockf;
 		void *arg = mp->unlockarg;
@@ -653,7 +645,10 @@ void goready(struct gor_g *gp, bool next)
 		return;
 	}
 	runqput(mp->p, gp, next);
-	wakep();
+	if (next)
+		wakep();
+	else
+		wakep_tail(mp->p);
 }
 
 /* Whether mp, an idle M, sleeps in the poller rather than on its note
@@ -902,14 +897,37 @@ static void startm(struct gor_p *pp, bool spinning)
 }
 
 /* Tries to add one spinning M when there is an idle P and nobody looks
- * for work already: called when a goroutine becomes runnable. */
+ * for work already: called when a goroutine becomes runnable, after the
+ * read-modify-write that queued it (runnext's exchange, a lock). The
+ * loads are sequentially consistent so that they cannot be satisfied
+ * before that write is visible: a spinning M that gives up publishes
+ * npidle and nmspinning with read-modify-writes and then looks at every
+ * queue (findrunnable), so one of the two sees the other. */
 void wakep(void)
 {
-	if (atomic_load_u32(&sched.npidle) == 0)
+	if (atomic_load_sc_u32(&sched.npidle) == 0)
 		return;
-	if (atomic_load_u32(&sched.nmspinning) != 0 || !atomic_cas_u32(&sched.nmspinning, 0, 1))
+	if (atomic_load_sc_u32(&sched.nmspinning) != 0 || !atomic_cas_u32(&sched.nmspinning, 0, 1))
 		return;
 	startm(NULL, true);
+}
+
+/* wakep for a goroutine put on the tail of pp's queue, which a release
+ * store publishes: unlike runnext's exchange, it does not keep wakep's
+ * loads from passing it. The exchange of the tail with itself is that
+ * StoreLoad barrier (thieves never write the tail). Without it, a
+ * spinning M gave up while a yielder switched (its queue looked empty
+ * between taking the next G and queueing itself) and the yielder read
+ * nmspinning from before: the yielded G then waited for good beside an
+ * idle P, behind a goroutine that never calls the runtime (seen under
+ * TSan, where a switch is slow, in 1 run of 25 of check_syscall's
+ * test_exit_finds_no_p). With one P, ours, no P idles: nothing to do. */
+void wakep_tail(struct gor_p *pp)
+{
+	if (atomic_load_u32(&gomaxprocs) == 1)
+		return;
+	atomic_xchg_u32(&pp->runqtail, atomic_load_u32(&pp->runqtail));
+	wakep();
 }
 
 static void resetspinning(struct gor_m *mp)
@@ -1725,13 +1743,6 @@ int gor_go_attr(const gor_attr *a, void (*fn)(void *), void *arg)
 void gor_yield(void)
 {
 	struct gor_g *gp = getg_adopt();
-	/* Go's Gosched queues the G globally, where any P finds it; gor's
-	 * stays on its P. So when this P has others waiting and a P idles,
-	 * wake an M to take some: else two goroutines that only yield keep
-	 * sharing one P at MAXPROCS 2 whenever the first thief came too
-	 * early (yield at P2 was 1.7 or 19 ns per switch, by luck). */
-	if (unlikely(atomic_load_u32(&sched.npidle) != 0) && !runqempty(gp->m->p))
-		wakep();
 	gosched_from(gp, AFTER_RUNQ);
 }
 

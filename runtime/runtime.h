@@ -480,6 +480,7 @@ void gopreempt(struct gor_g *gp);
 extern atomic_u32 preemptpending;
 /* Starts a spinning M if a P is idle and nobody spins (proc.c). */
 void wakep(void);
+void wakep_tail(struct gor_p *pp);
 void preemptcheck_slow(void);
 
 static inline void preemptcheck(struct gor_g *gp)

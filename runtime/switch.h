@@ -121,7 +121,7 @@ static inline void ready(struct gor_g *gp, bool next)
 	}
 	casgstatus(gp, G_WAITING, G_RUNNABLE);
 	runqput(getm()->p, gp, next);
-	if (unlikely(atomic_load_u32(&sched.npidle) != 0))
+	if (unlikely(atomic_load_sc_u32(&sched.npidle) != 0)) /* see wakep */
 		wakep();
 }
 
@@ -206,7 +206,7 @@ static inline __attribute__((always_inline)) struct gor_g *fastpick(struct gor_m
 /* Runs on the side that was switched to: publishes the goroutine that was
  * switched away from (see "Switching" in proc.c). A yield's re-queue and
  * goparkunlock's unlock are inline (finish_after_slow never sees
- * AFTER_PARKUNLOCK); other parks and exits go out of line
+ * AFTER_RUNQ or AFTER_PARKUNLOCK); other parks and exits go out of line
  * (finish_after_slow in proc.c). */
 static inline __attribute__((always_inline)) void finish_after(struct gor_m *mp)
 {
@@ -222,6 +222,13 @@ static inline __attribute__((always_inline)) void finish_after(struct gor_m *mp)
 	if (after == AFTER_RUNQ) {
 		casgstatus(gp, G_RUNNING, G_RUNNABLE);
 		runqput(mp->p, gp, false);
+		/* Go's Gosched queues the G globally, where any P finds it, and
+		 * wakes an M; gor's stays on its P, so wake one to take it
+		 * when a P idles: else two goroutines that only yield keep
+		 * sharing one P at MAXPROCS 2 whenever the first thief came
+		 * too early (yield at P2 was 1.7 or 19 ns per switch, by luck). */
+		if (unlikely(atomic_load_u32(&gomaxprocs) > 1))
+			wakep_tail(mp->p);
 	} else {
 		casgstatus(gp, G_RUNNING, G_WAITING);
 		pstat_inc(&mp->p->npark);
