@@ -1725,8 +1725,17 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	pstat_inc(&pp->ncreated);
 	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
 	if (unlikely(trace_enabled())) traceGoCreate(gp);
+	bool full = atomic_load_u32(&pp->runqtail) - atomic_load_u32(&pp->runqhead) >= RUNQ_SIZE;
 	runqput(pp, gp, true);
 	wakep();
+	/* Backpressure, which Go leaves to preemption: a spawner that outruns
+	 * the goroutines it starts would fill the global queue without bound
+	 * (every new one a fresh G, its memory a page fault away), while its
+	 * own P runs none of them. Once its queue is full, it yields and its
+	 * P runs those queued ahead of it, whose Gs, freed here, the next
+	 * spawns reuse while still in this core's cache. */
+	if (unlikely(full))
+		gor_yield();
 	return 0;
 }
 
