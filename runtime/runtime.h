@@ -109,13 +109,14 @@ struct timer {
 	void (*f)(void *arg, int64_t now);
 	void *arg;
 	atomic_ptr pp;   /* the P whose heap holds it, NULL when not queued */
-	int32_t idx;     /* heap index; under pp's timer lock */
+	int32_t idx;     /* heap index; under pp's timer lock; not kept if noidx */
 	atomic_u32 state;/* enum timer_state; see time.c */
+	bool noidx;      /* never deltimer'ed (a sleep): see time.c */
 };
 
 struct heapent {
 	int64_t when;        /* t->when, copied: see time.c */
-	struct timer *t;
+	uintptr_t t;         /* the timer, with HEAPENT_NOIDX if t->noidx */
 };
 
 struct timers {

@@ -23,7 +23,9 @@
  * touches (a channel being freed, say).
  *
  * Locking: a P's timers.lock guards its heap, n, cap, and every timer's
- * idx and state while the timer is in that heap; a RUNNING timer's state
+ * idx (kept unless t->noidx: deltimer is never called on those; noidx is
+ * set before addtimer and never changes) and state while the timer is in
+ * that heap; a RUNNING timer's state
  * changes only by CAS (deltimer, timer_finish). A heap entry carries a
  * copy of its timer's when (heap[i].when == heap[i].t->when): t->when is
  * written only while t is in no heap.
@@ -70,14 +72,28 @@ int64_t gor_now(void)
 
 /* Heap entries carry their timer's when, so that sifting compares
  * within the array and reads no timer (each lives in some goroutine's
- * frame or channel: a cache miss apiece). Only t->idx is written. */
+ * frame or channel: a cache miss apiece). Each move writes the moved
+ * timer's idx, which deltimer needs to find it; a timer that is never
+ * deleted (a sleep's) is marked in its entry (HEAPENT_NOIDX) and keeps
+ * no idx, so that sifting past it writes nothing outside the array. A
+ * hundred thousand sleepers waking in turn spent three quarters of
+ * heapremove stalled on those writes, one cold line per heap level. */
+#define HEAPENT_NOIDX ((uintptr_t)1)
+
+static inline struct timer *ent_timer(struct heapent e)
+{
+	return (struct timer *)(e.t & ~HEAPENT_NOIDX);
+}
+
 static void heapset(struct timers *ts, uint32_t i, struct heapent e)
 {
 	ts->heap[i] = e;
-	e.t->idx = (int32_t)i;
+	if (!(e.t & HEAPENT_NOIDX))
+		ent_timer(e)->idx = (int32_t)i;
 }
 
-static void siftup(struct timers *ts, uint32_t i)
+/* Returns where heap[i] ended up. */
+static uint32_t siftup(struct timers *ts, uint32_t i)
 {
 	struct heapent e = ts->heap[i];
 	while (i > 0) {
@@ -88,6 +104,7 @@ static void siftup(struct timers *ts, uint32_t i)
 		i = parent;
 	}
 	heapset(ts, i, e);
+	return i;
 }
 
 static void siftdown(struct timers *ts, uint32_t i)
@@ -120,20 +137,21 @@ static void heappush(struct timers *ts, struct timer *t)
 		ts->heap = h;
 		ts->cap = cap;
 	}
-	heapset(ts, ts->n++, (struct heapent){t->when, t});
+	uintptr_t tag = t->noidx ? HEAPENT_NOIDX : 0;
+	heapset(ts, ts->n++, (struct heapent){t->when, (uintptr_t)t | tag});
 	siftup(ts, ts->n - 1);
 }
 
-static void heapremove(struct timers *ts, struct timer *t)
+/* Removes heap[i]: 0 when a timer fires, t->idx when deltimer stops t. */
+static void heapremove(struct timers *ts, uint32_t i)
 {
-	uint32_t i = (uint32_t)t->idx;
 	struct heapent last = ts->heap[--ts->n];
-	t->idx = -1;
 	if (i == ts->n)
 		return;
 	heapset(ts, i, last);
-	siftup(ts, i);
-	siftdown(ts, (uint32_t)last.t->idx);
+	uint32_t j = siftup(ts, i);
+	if (j == i)
+		siftdown(ts, i);
 }
 
 static void updatewhen0(struct timers *ts)
@@ -152,7 +170,7 @@ void addtimer(struct gor_p *pp, struct timer *t)
 	atomic_store_ptr(&t->pp, pp);
 	atomic_store_u32(&t->state, TIMER_WAITING);
 	heappush(ts, t);
-	bool earliest = ts->heap[0].t == t;
+	bool earliest = ent_timer(ts->heap[0]) == t;
 	if (earliest)
 		updatewhen0(ts);
 	unlock(&ts->lock);
@@ -188,8 +206,9 @@ bool deltimer(struct timer *t)
 			unlock(&ts->lock);
 			continue;
 		}
-		/* Queued timers are WAITING: a running one is out of its heap. */
-		heapremove(ts, t);
+		/* Queued timers are WAITING: a running one is out of its heap.
+		 * Only a timer with an index is ever deleted. */
+		heapremove(ts, (uint32_t)t->idx);
 		atomic_store_ptr(&t->pp, NULL);
 		atomic_store_u32(&t->state, TIMER_IDLE);
 		updatewhen0(ts);
@@ -214,7 +233,7 @@ static void timer_finish(struct gor_p *pp, struct timers *ts, struct timer *t, i
 		atomic_store_ptr(&t->pp, pp);
 		if (atomic_cas_rel_u32(&t->state, TIMER_RUNNING, TIMER_WAITING))
 			return;
-		heapremove(ts, t); /* deltimer got in first */
+		heapremove(ts, (uint32_t)t->idx); /* deltimer got in first */
 		atomic_store_ptr(&t->pp, NULL);
 	}
 	atomic_store_rel_u32(&t->state, TIMER_IDLE);
@@ -231,8 +250,15 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 		return (int64_t)atomic_load_u64(&ts->when0);
 	lock(&ts->lock);
 	while (ts->n > 0 && ts->heap[0].when <= now) {
-		struct timer *t = ts->heap[0].t;
-		heapremove(ts, t);
+		struct timer *t = ent_timer(ts->heap[0]);
+		heapremove(ts, 0);
+		/* The next one's line, cold (it is in some sleeper's frame),
+		 * comes in while f readies this one's goroutine. */
+		if (ts->n > 0) {
+			struct timer *next = ent_timer(ts->heap[0]);
+			__builtin_prefetch(next, 1);
+			__builtin_prefetch((char *)(next + 1) - 1, 1);
+		}
 		atomic_store_ptr(&t->pp, NULL);
 		atomic_store_u32(&t->state, TIMER_RUNNING);
 		updatewhen0(ts);
@@ -270,7 +296,7 @@ void timers_destroy(struct gor_p *pp, struct gor_p *to)
 	lock(&ts->lock);
 	lock(&dst->lock);
 	for (uint32_t i = 0; i < ts->n; i++) {
-		struct timer *t = ts->heap[i].t;
+		struct timer *t = ent_timer(ts->heap[i]);
 		atomic_store_ptr(&t->pp, to);
 		heappush(dst, t);
 	}
@@ -313,6 +339,7 @@ void gor_sleep(int64_t ns)
 	t.when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
 	t.f = goready_from_timer;
 	t.arg = gp;
+	t.noidx = true; /* nothing stops a sleep */
 	gopark(sleep_addtimer, &t, WAIT_SLEEP, NULL);
 	timer_wait_idle(&t); /* before the frame holding t goes */
 }
