@@ -1725,7 +1725,7 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	pstat_inc(&pp->ncreated);
 	casgstatus(gp, atomic_load_u32(&gp->status) == G_DEAD ? G_DEAD : G_IDLE, G_RUNNABLE);
 	if (unlikely(trace_enabled())) traceGoCreate(gp);
-	bool full = atomic_load_u32(&pp->runqtail) - atomic_load_u32(&pp->runqhead) >= RUNQ_SIZE;
+	bool full = atomic_load_u32(&pp->runqtail) - atomic_load_u32(&pp->runqhead) >= RUNQ_SIZE - 2;
 	runqput(pp, gp, true);
 	wakep();
 	/* Backpressure, which Go leaves to preemption: a spawner that outruns
@@ -1733,7 +1733,11 @@ static int newproc(const gor_attr *a, void (*fn)(void *), void *arg, void *calle
 	 * (every new one a fresh G, its memory a page fault away), while its
 	 * own P runs none of them. Once its queue is full, it yields and its
 	 * P runs those queued ahead of it, whose Gs, freed here, the next
-	 * spawns reuse while still in this core's cache. */
+	 * spawns reuse while still in this core's cache. "Full" leaves room
+	 * for the G the put pushes out of runnext and for the spawner's own
+	 * place at the tail: a queue that overflowed would spill half of
+	 * itself to the global queue, which this P visits only now and then
+	 * (one schedule in 61), and which would then grow without bound. */
 	if (unlikely(full))
 		gor_yield();
 	return 0;
