@@ -25,7 +25,9 @@
  * stops spinning and calls wakep so that the next one looks too. The race
  * in proc.go's header (work submitted just as the last spinning M gives
  * up) is closed the same way: a spinning M that gives up its P decrements
- * nmspinning first and then looks at every run queue once more.
+ * nmspinning first and then looks at every run queue once more; the
+ * submitter queues first and then reads npidle and nmspinning, after a
+ * StoreLoad barrier (runnext's exchange, or wakep_tail's).
  *
  * Where gor's spinning differs from Go's: the runnext of a running P. A
  * goroutine readied by a hand-off goes to its P's runnext, and the readier
