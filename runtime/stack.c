@@ -90,9 +90,9 @@
  * released stacks pin at most about 16 GiB of stack address range, of
  * which only the touched pages are RAM (plus 24 bytes of bookkeeping
  * each, plus STACKCACHE_MAX per P in the caches), and once they stay
- * unused for two of sysmon's looks only 64 MiB. Address space is never returned: the peak is kept
- * and reused (a batch is unmapped only on an error path, before any
- * piece leaves this file).
+ * unused for two of sysmon's looks only 64 MiB. Address space is never
+ * returned: the peak is kept and reused (a batch is unmapped only on an
+ * error path, before any piece leaves this file).
  *
  * INVARIANTS.
  *  I1 Each stack of class k ever created is, at any moment, handed out, in

@@ -25,8 +25,8 @@
  * Locking: a P's timers.lock guards its heap, n, cap, and every timer's
  * idx (kept unless t->noidx: deltimer is never called on those; noidx is
  * set before addtimer and never changes) and state while the timer is in
- * that heap; a RUNNING timer's state
- * changes only by CAS (deltimer, timer_finish). A heap entry carries a
+ * that heap; a RUNNING timer's state changes only by CAS (deltimer,
+ * timer_finish). A heap entry carries a
  * copy of its timer's when (heap[i].when == heap[i].t->when): t->when is
  * written only while t is in no heap.
  * timer.pp is written under the old and new P's lock and read atomically
