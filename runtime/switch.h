@@ -222,11 +222,13 @@ static inline __attribute__((always_inline)) void finish_after(struct gor_m *mp)
 	if (after == AFTER_RUNQ) {
 		casgstatus(gp, G_RUNNING, G_RUNNABLE);
 		runqput(mp->p, gp, false);
-		/* Go's Gosched queues the G globally, where any P finds it, and
-		 * wakes an M; gor's stays on its P, so wake one to take it
-		 * when a P idles: else two goroutines that only yield keep
-		 * sharing one P at MAXPROCS 2 whenever the first thief came
-		 * too early (yield at P2 was 1.7 or 19 ns per switch, by luck). */
+		/* Go's Gosched queues the G globally, where any P finds it;
+		 * gor's stays on its P, so wake an M to take it when a P
+		 * idles: else two goroutines that only yield keep sharing one
+		 * P at MAXPROCS 2 whenever the first thief came too early
+		 * (yield at P2 was 1.7 or 19 ns per switch, by luck). The test
+		 * of gomaxprocs, which wakep_tail repeats for goready, keeps
+		 * the call off a yield at MAXPROCS 1. */
 		if (unlikely(atomic_load_u32(&gomaxprocs) > 1))
 			wakep_tail(mp->p);
 	} else {
