@@ -844,6 +844,10 @@ static enum deadness checkdead(void)
  * holding the new P, without the lock. */
 static void stopm_locked(struct gor_m *mp)
 {
+	/* An M asleep must not be counted in nmspinning: wakep would take it
+	 * for one looking for work, and start nobody. */
+	if (mp->spinning)
+		gor_fatal("stopm spinning", NULL);
 	mp->idle = true;
 	if (mp->lockedg == NULL) {
 		mput(mp);
@@ -1459,11 +1463,15 @@ static void schedule(struct gor_m *mp)
 			gp = globrunqget(mp->p, 1);
 			unlock(&sched.lock);
 		}
-		if (gp == NULL) {
+		if (gp == NULL)
 			gp = findrunnable(mp);
-			if (mp->spinning)
-				resetspinning(mp);
-		}
+		/* Wherever gp came from: an M woken spinning (wakep's) may take
+		 * the global queue's head above without calling findrunnable,
+		 * and one that ran a goroutine still counted as spinning slept
+		 * counted so after it, with every M idle and a timer due on a
+		 * P that nobody looked at (check_syscall's resize test hung). */
+		if (mp->spinning)
+			resetspinning(mp);
 		if (gp->lockedm != NULL && gp->lockedm != mp) {
 			ready_locked(mp, gp, true);
 			continue;
