@@ -63,7 +63,8 @@
  * goroutine waiting for a peer is not stuck). It is raised before a G is
  * published and lowered when a waker takes one out, so it never reads
  * low; when it drops to zero while a poller blocks, the poller is woken
- * to decide again whether anything is left to poll for.
+ * to decide again whether anything is left to poll for (waiters_dec, and
+ * netpoll, which looks at the count again once it counts itself blocked).
  *
  * Locking rules:
  *   pd->lock (a runtime lock, never held across a switch): state, issock
@@ -228,9 +229,15 @@ void netpollBreak(void)
 	netpoll_break();
 }
 
+/* A poller about to block counts itself in netpollblocked and then looks
+ * at netpollWaiters; we lower netpollWaiters and then look at
+ * netpollblocked. Read-modify-writes and sequentially consistent loads on
+ * both sides: one of us sees the other, so the last waiter's leaving
+ * never lets a poller sleep on with nothing to poll for (which hid a
+ * deadlock, on arm64 where a plain load may pass the decrement). */
 static void waiters_dec(void)
 {
-	if (atomic_add_u32(&netpollWaiters, -1) == 0 && netpollBlocked())
+	if (atomic_add_u32(&netpollWaiters, -1) == 0 && atomic_load_sc_u32(&netpollblocked) != 0)
 		netpollBreak();
 }
 
@@ -580,10 +587,17 @@ struct gor_g *netpoll(int64_t delay)
 		return NULL;
 	struct netpoll_event ev[128];
 	bool woken;
-	if (delay != 0)
+	bool block = delay != 0;
+	if (block) {
 		atomic_add_u32(&netpollblocked, 1);
+		/* The caller saw waiters, but the last may have left since,
+		 * before we counted ourselves blocked, and then nobody would
+		 * wake us (waiters_dec is the other half). */
+		if (atomic_load_sc_u32(&netpollWaiters) == 0)
+			delay = 0;
+	}
 	int n = netpoll_wait(delay, ev, (int)(sizeof ev / sizeof ev[0]), &woken);
-	if (delay != 0)
+	if (block)
 		atomic_add_u32(&netpollblocked, -1);
 	if (woken)
 		atomic_store_u32(&netpollWakeSig, 0);
