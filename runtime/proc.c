@@ -87,6 +87,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -1525,6 +1526,11 @@ static void *mstart(void *arg)
 {
 	struct gor_m *mp = arg;
 	mp->thread = pthread_self();
+	/* A thread inherits its creator's name: one that sysmon started
+	 * (handoffp) would show as gor-sysmon in top -H, gdb and perf. */
+	char name[16];
+	snprintf(name, sizeof name, "gor-m%" PRId64, mp->id);
+	pthread_setname_np(mp->thread, name);
 	setm(mp);
 	nativestackbounds(&mp->g0.stack);
 #ifdef GOR_TSAN
