@@ -22,7 +22,11 @@
  * "spinning" (sched.nmspinning counts them). wakep starts a spinning M only
  * when there is an idle P and nobody spins already, so a burst of readied
  * goroutines costs at most one thread wake-up; a spinning M that finds work
- * stops spinning and calls wakep so that the next one looks too. The race
+ * stops spinning and calls wakep so that the next one looks too, wherever
+ * it found the work (schedule, before it runs it). So an M counted in
+ * nmspinning never runs a goroutine and never sleeps (stopm checks): one
+ * that did would leave wakep and findrunnable believing somebody looks
+ * for work, timers included, when nobody does. The race
  * in proc.go's header (work submitted just as the last spinning M gives
  * up) is closed the same way: a spinning M that gives up its P decrements
  * nmspinning first and then looks at every run queue once more; the
