@@ -82,7 +82,9 @@
  *     adding leaves happen under pdtablock. Replaced tables are kept (a
  *     lookup may still be reading one) on a list, and leaves are shared.
  *   netpollWaiters, netpollWakeSig, netpollblocked, lastpoll, inited:
- *     atomics.
+ *     atomics. netpollWaiters and netpollblocked are a Dekker pair: each
+ *     side changes its own by read-modify-write and then reads the other
+ *     sequentially consistent (waiters_dec, netpoll).
  */
 #define _GNU_SOURCE
 #include <errno.h>

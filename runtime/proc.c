@@ -1470,11 +1470,9 @@ static void schedule(struct gor_m *mp)
 		}
 		if (gp == NULL)
 			gp = findrunnable(mp);
-		/* Wherever gp came from: an M woken spinning (wakep's) may take
-		 * the global queue's head above without calling findrunnable,
-		 * and one that ran a goroutine still counted as spinning slept
-		 * counted so after it, with every M idle and a timer due on a
-		 * P that nobody looked at (check_syscall's resize test hung). */
+		/* Wherever gp came from: an M woken spinning may have taken
+		 * the global queue's head above, without findrunnable (see
+		 * "Spinning" at the top). */
 		if (mp->spinning)
 			resetspinning(mp);
 		if (gp->lockedm != NULL && gp->lockedm != mp) {
