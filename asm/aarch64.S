@@ -61,8 +61,9 @@
  * RETURNING
  *
  *   The other side is resumed with `ret` (through x30), not `br`.  The
- *   x86-64 version jumps instead because a return-stack predictor always
- *   mispredicts a stack switch; here `br` to a return address would be
+ *   x86-64 version jumps instead whenever the other side is parked at a
+ *   different call site, where a return-stack predictor mispredicts by
+ *   construction; here `br` to a return address would be
  *   rejected under BTI (return sites carry no landing pad), and AArch64
  *   cores differ enough that the trade has to be measured on hardware
  *   before it is made.  (This file has only been run under qemu.)
