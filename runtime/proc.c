@@ -712,12 +712,6 @@ static void ready_locked(struct gor_m *self, struct gor_g *gp, bool mayhandoff)
 	unlock(&sched.lock);
 }
 
-void goready_from_timer(void *arg, int64_t now)
-{
-	(void)now;
-	goready(arg, false);
-}
-
 /* ---- Ms: creation, sleep and wake-up -------------------------------- */
 
 static void *mstart(void *arg);

@@ -109,14 +109,13 @@ struct timer {
 	void (*f)(void *arg, int64_t now);
 	void *arg;
 	atomic_ptr pp;   /* the P whose heap holds it, NULL when not queued */
-	int32_t idx;     /* heap index; under pp's timer lock; not kept if noidx */
+	int32_t idx;     /* heap index; under pp's timer lock */
 	atomic_u32 state;/* enum timer_state; see time.c */
-	bool noidx;      /* never deltimer'ed (a sleep): see time.c */
 };
 
 struct heapent {
 	int64_t when;        /* t->when, copied: see time.c */
-	uintptr_t t;         /* the timer, with HEAPENT_NOIDX if t->noidx */
+	uintptr_t t;         /* the timer, or a sleeping G | HEAPENT_SLEEP */
 };
 
 struct timers {
@@ -438,8 +437,6 @@ static inline struct gor_g *getg_adopt(void)
  * at once. unlockf may be NULL. */
 /* Make a parked goroutine runnable; next puts it ahead of the queue. */
 void goready(struct gor_g *gp, bool next);
-/* A timer function: readies the goroutine arg (gor_sleep). */
-void goready_from_timer(void *arg, int64_t now);
 /* A timer became its P's earliest: make sure some M wakes for it. */
 void wake_timedsleeper(int64_t when);
 /* Whether schedinit has run (dumps before that have nothing to show). */

@@ -15,6 +15,8 @@
  *   IDLE -addtimer-> WAITING -due-> RUNNING -f returns-> IDLE
  *   (a periodic timer goes RUNNING -> WAITING, back in the heap, once f
  *    has returned), and deltimer takes WAITING -> IDLE.
+ * A sleep is not a timer: gor_sleep puts the goroutine itself in the heap
+ * (see HEAPENT_SLEEP), and its firing readies it.
  * Invariant: a timer is in a heap (t->pp set) exactly when it is WAITING;
  * while f runs it is in none, so no two Ms can run it at once.
  * deltimer of a RUNNING timer CASes it to RUNNING_DELETED, so that it is
@@ -23,12 +25,12 @@
  * touches (a channel being freed, say).
  *
  * Locking: a P's timers.lock guards its heap, n, cap, and every timer's
- * idx (kept unless t->noidx: deltimer is never called on those; noidx is
- * set before addtimer and never changes) and state while the timer is in
- * that heap; a RUNNING timer's state changes only by CAS (deltimer,
- * timer_finish). A heap entry carries a
- * copy of its timer's when (heap[i].when == heap[i].t->when): t->when is
- * written only while t is in no heap.
+ * idx and state while the timer is in that heap; a RUNNING timer's state
+ * changes only by CAS (deltimer, timer_finish). A timer's heap entry
+ * carries a copy of its when (heap[i].when == heap[i].t->when): t->when
+ * is written only while t is in no heap. A sleeping goroutine is in at
+ * most one heap, parked, until checktimers removes its entry and readies
+ * it.
  * timer.pp is written under the old and new P's lock and read atomically
  * by deltimer, which re-checks it after locking. f runs without the lock,
  * because it may take sched.lock (lock order: sched.lock, then timers).
@@ -73,22 +75,37 @@ int64_t gor_now(void)
 /* Heap entries carry their timer's when, so that sifting compares
  * within the array and reads no timer (each lives in some goroutine's
  * frame or channel: a cache miss apiece). Each move writes the moved
- * timer's idx, which deltimer needs to find it; a timer that is never
- * deleted (a sleep's) is marked in its entry (HEAPENT_NOIDX) and keeps
- * no idx, so that sifting past it writes nothing outside the array. A
- * hundred thousand sleepers waking in turn spent three quarters of
- * heapremove stalled on those writes, one cold line per heap level. */
-#define HEAPENT_NOIDX ((uintptr_t)1)
+ * timer's idx, which deltimer needs to find it.
+ *
+ * A sleep has no timer at all: its entry holds the sleeping goroutine,
+ * tagged HEAPENT_SLEEP, and firing it is goready. Nothing stops a sleep,
+ * so it needs no idx (sifting past it writes nothing outside the array:
+ * a hundred thousand sleepers waking in turn spent three quarters of
+ * heapremove stalled on those writes, one cold line per heap level), and
+ * no state: the woken sleeper has nothing to wait for, where a timer in
+ * its frame had to be seen IDLE (the firing M done with it) before the
+ * frame could go. */
+#define HEAPENT_SLEEP ((uintptr_t)1)
+
+static inline bool ent_sleep(struct heapent e)
+{
+	return (e.t & HEAPENT_SLEEP) != 0;
+}
 
 static inline struct timer *ent_timer(struct heapent e)
 {
-	return (struct timer *)(e.t & ~HEAPENT_NOIDX);
+	return (struct timer *)e.t;
+}
+
+static inline struct gor_g *ent_g(struct heapent e)
+{
+	return (struct gor_g *)(e.t & ~HEAPENT_SLEEP);
 }
 
 static void heapset(struct timers *ts, uint32_t i, struct heapent e)
 {
 	ts->heap[i] = e;
-	if (!(e.t & HEAPENT_NOIDX))
+	if (!ent_sleep(e))
 		ent_timer(e)->idx = (int32_t)i;
 }
 
@@ -127,7 +144,7 @@ static void siftdown(struct timers *ts, uint32_t i)
 	heapset(ts, i, e);
 }
 
-static void heappush(struct timers *ts, struct timer *t)
+static void heappush(struct timers *ts, struct heapent e)
 {
 	if (ts->n == ts->cap) {
 		uint32_t cap = ts->cap ? ts->cap * 2 : 64;
@@ -137,9 +154,13 @@ static void heappush(struct timers *ts, struct timer *t)
 		ts->heap = h;
 		ts->cap = cap;
 	}
-	uintptr_t tag = t->noidx ? HEAPENT_NOIDX : 0;
-	heapset(ts, ts->n++, (struct heapent){t->when, (uintptr_t)t | tag});
+	heapset(ts, ts->n++, e);
 	siftup(ts, ts->n - 1);
+}
+
+static inline struct heapent timer_ent(struct timer *t)
+{
+	return (struct heapent){t->when, (uintptr_t)t};
 }
 
 /* Removes heap[i]: 0 when a timer fires, t->idx when deltimer stops t. */
@@ -169,8 +190,24 @@ void addtimer(struct gor_p *pp, struct timer *t)
 	lock(&ts->lock);
 	atomic_store_ptr(&t->pp, pp);
 	atomic_store_u32(&t->state, TIMER_WAITING);
-	heappush(ts, t);
-	bool earliest = ent_timer(ts->heap[0]) == t;
+	heappush(ts, timer_ent(t));
+	bool earliest = ts->heap[0].t == (uintptr_t)t;
+	if (earliest)
+		updatewhen0(ts);
+	unlock(&ts->lock);
+	if (earliest)
+		wake_timedsleeper(when);
+}
+
+/* Queues the parked goroutine gp to be readied at `when`, on pp's heap;
+ * pp is held by the caller. gor_sleep's timer, without a timer. */
+static void addsleep(struct gor_p *pp, struct gor_g *gp, int64_t when)
+{
+	struct timers *ts = &pp->timers;
+	struct heapent e = {when, (uintptr_t)gp | HEAPENT_SLEEP};
+	lock(&ts->lock);
+	heappush(ts, e);
+	bool earliest = ts->heap[0].t == e.t;
 	if (earliest)
 		updatewhen0(ts);
 	unlock(&ts->lock);
@@ -229,7 +266,7 @@ static void timer_finish(struct gor_p *pp, struct timers *ts, struct timer *t, i
 		t->when += t->period;
 		if (t->when <= now)
 			t->when = now + t->period;
-		heappush(ts, t);
+		heappush(ts, timer_ent(t));
 		atomic_store_ptr(&t->pp, pp);
 		if (atomic_cas_rel_u32(&t->state, TIMER_RUNNING, TIMER_WAITING))
 			return;
@@ -250,11 +287,20 @@ int64_t checktimers(struct gor_p *pp, int64_t now)
 		return (int64_t)atomic_load_u64(&ts->when0);
 	lock(&ts->lock);
 	while (ts->n > 0 && ts->heap[0].when <= now) {
-		struct timer *t = ent_timer(ts->heap[0]);
+		struct heapent e = ts->heap[0];
 		heapremove(ts, 0);
-		/* The next one's line, cold (it is in some sleeper's frame),
-		 * comes in while f readies this one's goroutine. */
-		if (ts->n > 0) {
+		if (ent_sleep(e)) {
+			updatewhen0(ts);
+			unlock(&ts->lock);
+			if (unlikely(trace_enabled())) traceTimerFire(pp);
+			goready(ent_g(e), false);
+			lock(&ts->lock);
+			continue;
+		}
+		struct timer *t = ent_timer(e);
+		/* The next one's line, cold (it is in a channel or some
+		 * goroutine's frame), comes in while f runs. */
+		if (ts->n > 0 && !ent_sleep(ts->heap[0])) {
 			struct timer *next = ent_timer(ts->heap[0]);
 			__builtin_prefetch(next, 1);
 			__builtin_prefetch((char *)(next + 1) - 1, 1);
@@ -296,9 +342,10 @@ void timers_destroy(struct gor_p *pp, struct gor_p *to)
 	lock(&ts->lock);
 	lock(&dst->lock);
 	for (uint32_t i = 0; i < ts->n; i++) {
-		struct timer *t = ent_timer(ts->heap[i]);
-		atomic_store_ptr(&t->pp, to);
-		heappush(dst, t);
+		struct heapent e = ts->heap[i];
+		if (!ent_sleep(e))
+			atomic_store_ptr(&ent_timer(e)->pp, to);
+		heappush(dst, e);
 	}
 	ts->n = 0;
 	updatewhen0(ts);
@@ -309,39 +356,22 @@ void timers_destroy(struct gor_p *pp, struct gor_p *to)
 
 /* ---- gor_sleep ------------------------------------------------------- */
 
-/* Runs after the sleeper is switched out, so the timer cannot fire (and
- * ready it) before it is parked. */
+/* Runs after the sleeper gp is switched out, so that it cannot be readied
+ * before it is parked. arg: the wake-up time, in gor_sleep's frame. */
 static bool sleep_addtimer(struct gor_g *gp, void *arg)
 {
-	(void)gp;
-	addtimer(getm()->p, arg);
+	addsleep(getm()->p, gp, *(int64_t *)arg);
 	return true;
 }
 
-/* Waits until the M that fired t has finished with it: the goroutine it
- * woke may run before checktimers has marked t IDLE. The window is a few
- * instructions long. */
-static void timer_wait_idle(struct timer *t)
-{
-	while (atomic_load_acq_u32(&t->state) != TIMER_IDLE)
-		sched_yield();
-}
-
-/* The timer lives in this frame (stacks never move, and the goroutine is
- * parked while the timer is queued), which keeps it out of every G. */
 void gor_sleep(int64_t ns)
 {
 	struct gor_g *gp = getg_adopt();
 	if (ns <= 0)
 		return;
-	struct timer t = {0};
 	int64_t now = nanotime();
-	t.when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
-	t.f = goready_from_timer;
-	t.arg = gp;
-	t.noidx = true; /* nothing stops a sleep */
-	gopark(sleep_addtimer, &t, WAIT_SLEEP, NULL);
-	timer_wait_idle(&t); /* before the frame holding t goes */
+	int64_t when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	goparkg(gp, sleep_addtimer, &when, WAIT_SLEEP, NULL);
 }
 
 /* ---- gor_after and gor_tick -------------------------------------------- */
