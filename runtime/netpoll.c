@@ -631,7 +631,15 @@ struct gor_g *netpoll(int64_t delay)
 /* sysmon's part (Go's sysmon netpoll): while every P stays busy nobody
  * polls, so the goroutines whose fds are ready would wait for a P to run
  * out of work. If nobody has polled for 10 ms and no M blocks in the
- * poller, poll without blocking and queue what is ready. */
+ * poller, poll without blocking and queue what is ready.
+ *
+ * From the moment netpoll takes a goroutine's edge (netpollWaiters drops)
+ * until injectglist has made it runnable, sysmon alone knows of it, and
+ * sysmon is no M: an M going idle meanwhile, the last one awake, would
+ * find every goroutine waiting, no fd waiter and no running M, and
+ * declare a deadlock (seen once in 338 suite runs under qemu). So sysmon
+ * counts as a running M (incidlelocked, as Go's sysmon does around
+ * injectglist) from before the poll until the goroutines are queued. */
 void netpoll_sysmon_poll(int64_t now)
 {
 	if (!netpollAnyWaiters() || netpollBlocked())
@@ -639,7 +647,9 @@ void netpoll_sysmon_poll(int64_t now)
 	uint64_t last = atomic_load_u64(&lastpoll);
 	if ((int64_t)last + 10 * GOR_MILLISECOND > now || !atomic_cas_u64(&lastpoll, last, (uint64_t)now))
 		return;
+	incidlelocked(-1);
 	struct gor_g *list = netpoll(0);
 	if (list)
 		injectglist(NULL, list);
+	incidlelocked(1);
 }

@@ -767,6 +767,13 @@ static void mready(struct gor_m *mp, struct gor_p *pp)
 	mp->nextp = pp;
 }
 
+void incidlelocked(int32_t v)
+{
+	lock(&sched.lock);
+	sched.nmidlelocked += v;
+	unlock(&sched.lock);
+}
+
 /* Threads in this process, from /proc/self/stat (field 20), or -1. */
 static int os_thread_count(void)
 {

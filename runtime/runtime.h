@@ -521,6 +521,11 @@ bool netpollBlocked(void);
 /* Makes a netpoll list runnable (proc.c); mp is the caller's M, NULL on
  * sysmon. */
 void injectglist(struct gor_m *mp, struct gor_g *list);
+/* Adds v to sched.nmidlelocked (proc.c; Go's incidlelocked): sysmon,
+ * which is no M, counts as a running one with -1 while it holds
+ * goroutines taken from the poller, so that checkdead does not see them
+ * waiting with nobody to wake them. */
+void incidlelocked(int32_t v);
 
 /* ---- debug.c ----------------------------------------------------------- */
 void dumpgoroutines(int fd);
