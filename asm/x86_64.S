@@ -70,7 +70,7 @@
  *   The test costs two instructions.  Measured on the development machine
  *   (AMD EPYC, 2.6 GHz), medians of interleaved runs: yield at MAXPROCS 1
  *   (two goroutines, same site) went from 19-20 ns per switch with the jmp
- *   alone to 11-12 ns, threadring from 34 to 31 ns per hop; pingpong,
+ *   alone to 11-12 ns, threadring from 36 to 34 ns per hop; pingpong,
  *   select and spawn, whose sides park at different sites, did not
  *   change.  Always `ret` instead cost spawn 5-8 % (a fresh goroutine
  *   starts, and an exiting one leaves, at a site nobody else is parked

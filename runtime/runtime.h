@@ -334,7 +334,9 @@ struct sched {
 	/* idle Ms and Ps, under lock; npidle and nmspinning also read without */
 	struct gor_m *midle;
 	int32_t nmidle;
-	int32_t nmidlelocked;    /* bound Ms asleep in stopm (not on midle) */
+	int32_t nmidlelocked;    /* bound Ms asleep in stopm (not on midle),
+				  * less 1 while sysmon holds goroutines
+				  * from the poller (incidlelocked) */
 	struct gor_p *pidle;
 	atomic_u32 npidle;
 	atomic_u32 nmspinning;

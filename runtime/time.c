@@ -182,37 +182,35 @@ static void updatewhen0(struct timers *ts)
 
 /* ---- timer operations ------------------------------------------------ */
 
-/* Adds t (IDLE) to pp's heap; pp is held by the caller. */
-void addtimer(struct gor_p *pp, struct timer *t)
+/* Pushes e and releases ts's lock, held by the caller; if e became the
+ * earliest, publishes it in when0 and makes sure an M wakes for it. */
+static void heappush_unlock(struct timers *ts, struct heapent e)
 {
-	struct timers *ts = &pp->timers;
-	int64_t when = t->when; /* t may fire and be freed once unlocked */
-	lock(&ts->lock);
-	atomic_store_ptr(&t->pp, pp);
-	atomic_store_u32(&t->state, TIMER_WAITING);
-	heappush(ts, timer_ent(t));
-	bool earliest = ts->heap[0].t == (uintptr_t)t;
-	if (earliest)
-		updatewhen0(ts);
-	unlock(&ts->lock);
-	if (earliest)
-		wake_timedsleeper(when);
-}
-
-/* Queues the parked goroutine gp to be readied at `when`, on pp's heap;
- * pp is held by the caller. gor_sleep's timer, without a timer. */
-static void addsleep(struct gor_p *pp, struct gor_g *gp, int64_t when)
-{
-	struct timers *ts = &pp->timers;
-	struct heapent e = {when, (uintptr_t)gp | HEAPENT_SLEEP};
-	lock(&ts->lock);
 	heappush(ts, e);
 	bool earliest = ts->heap[0].t == e.t;
 	if (earliest)
 		updatewhen0(ts);
 	unlock(&ts->lock);
 	if (earliest)
-		wake_timedsleeper(when);
+		wake_timedsleeper(e.when);
+}
+
+/* Adds t (IDLE) to pp's heap; pp is held by the caller. */
+void addtimer(struct gor_p *pp, struct timer *t)
+{
+	struct timers *ts = &pp->timers;
+	lock(&ts->lock);
+	atomic_store_ptr(&t->pp, pp);
+	atomic_store_u32(&t->state, TIMER_WAITING);
+	heappush_unlock(ts, timer_ent(t)); /* t may fire and be freed after */
+}
+
+/* Queues the parked goroutine gp to be readied at `when`, on pp's heap;
+ * pp is held by the caller. gor_sleep's timer, without a timer. */
+static void addsleep(struct gor_p *pp, struct gor_g *gp, int64_t when)
+{
+	lock(&pp->timers.lock);
+	heappush_unlock(&pp->timers, (struct heapent){when, (uintptr_t)gp | HEAPENT_SLEEP});
 }
 
 /* Stops t. True if it was pending and now will never run; false if it had
