@@ -13,10 +13,24 @@
  * is also what GCC's -fstack-clash-protection assumes on aarch64. Guards
  * cost no RAM, so only address space pays for the width.
  *
- * The kernel is asked for pieces in batches: one mmap(PROT_READ|PROT_WRITE,
- * MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE) of n = BATCH_BYTES / stride
- * pieces (1 <= n <= BATCH_MAX), carved. Nothing is committed until touched,
- * so a goroutine that uses 3 KiB of its 256 KiB costs one page of RAM.
+ * Pieces are made in batches of n = BATCH_BYTES / stride (1 <= n <=
+ * BATCH_MAX), carved from a reservation (below), each guard installed as
+ * the batch is made. Nothing is committed until touched, so a goroutine
+ * that uses 3 KiB of its 256 KiB costs one page of RAM.
+ *
+ * RESERVATIONS. Address space comes from the kernel in reservations, each
+ * one mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE):
+ * RESERVE_MIN (64 MiB) first, then each twice the last, up to RESERVE_MAX
+ * (1 GiB); batches and small slabs are cut from the current one in turn,
+ * and the rest of one too short for the next request is left unused. A
+ * request above RESERVE_MIN (a large class) gets a mapping of its own.
+ * Why not one mmap per batch, as simple: an mmap takes the process's
+ * mmap_lock for writing and grows the neighbouring mapping, so every
+ * page fault on a stack of that mapping, on any thread, and every guard
+ * install wait for it. At 300 batches a second (100,000 goroutines asleep
+ * at once, bench/sleepers) that convoy cost a fifth of the run.
+ * In madvise mode the guards of a batch take one process_madvise call
+ * rather than one madvise each, where the kernel allows it (>= 6.15).
  *
  * SIZE CLASSES. Class 0 is the default size: GOR_STACK=N bytes, or N with
  * a suffix k/K, m/M or g/G (KiB, MiB, GiB), else 256 KiB; clamped to
@@ -118,7 +132,11 @@
  *    progress (the trimming flag and the trim buffer). It is held for
  *    O(STACKCACHE_MAX) work, or a memmove of a trim, and at most one
  *    realloc, never across a system call.
- *  - guard_maps and canary_warned: atomics (atomic.h), no lock.
+ *  - reserve_lock guards resv_next, resv_end and resv_size. It is held
+ *    across the mmap of a new reservation (a few per run), so taking it
+ *    may wait for one; never taken with pool_lock held.
+ *  - guard_maps, canary_warned and no_vector_madvise (set once, when
+ *    process_madvise refuses): atomics (atomic.h), no lock.
  *  - struct stackcache: no lock; only the M holding its P touches it.
  *  - altstack: thread-local.
  *  - The signal handler takes no lock (the fault may come while this very
@@ -148,6 +166,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef GOR_VALGRIND
@@ -180,6 +200,13 @@ static const bool vg_on = false;
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+/* The pidfd that means "this process" to process_madvise (Linux >= 6.15).
+ * A real pidfd would do on 6.13 and 6.14 too, but a descriptor can be
+ * closed behind our back and its number reused, for all we know by a
+ * pidfd of another process; this one cannot. */
+#ifndef PIDFD_SELF_THREAD_GROUP
+#define PIDFD_SELF_THREAD_GROUP (-10001)
+#endif
 
 #define STACK_MIN	((size_t)64 << 10)
 #define STACK_DEFAULT	((size_t)256 << 10)
@@ -187,6 +214,8 @@ static const bool vg_on = false;
 #define GUARD_MIN	((size_t)64 << 10)
 #define BATCH_BYTES	((size_t)16 << 20)
 #define BATCH_MAX	64
+#define RESERVE_MIN	((size_t)64 << 20)	/* the first reservation */
+#define RESERVE_MAX	((size_t)1 << 30)	/* reservations double up to this */
 #define POOL_WARM_BYTES	((size_t)64 << 20)
 #define TRIM_SLACK	((size_t)16 << 30)	/* over budget before a trim */
 #define TRIM_BATCH	4096			/* stacks per trim, at most */
@@ -219,8 +248,13 @@ static size_t warm_low; /* least warm_bytes since stackscavenge */
 static gor_stack trim[TRIM_BATCH]; /* the one trim in progress */
 static bool trimming;
 
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *resv_next, *resv_end; /* the unused rest of the reservation */
+static size_t resv_size = RESERVE_MIN; /* of the next reservation */
+
 static atomic_u64 guard_maps;
 static atomic_u32 canary_warned;
+static atomic_u32 no_vector_madvise;
 
 static __thread gor_stack altstack; /* lo != NULL iff this thread owns it */
 
@@ -552,6 +586,45 @@ static uint8_t batch_guard(unsigned n)
 	return STACK_GUARD_CANARY;
 }
 
+static void *map_noreserve(size_t len)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+/* len bytes (a multiple of the page) of fresh address space for stacks,
+ * or NULL. See RESERVATIONS: a request larger than a reservation gets a
+ * mapping of its own and leaves the current one alone. */
+static char *reserve(size_t len)
+{
+	if (len > RESERVE_MIN) {
+		void *p = map_noreserve(len);
+		return p == MAP_FAILED ? NULL : p;
+	}
+	pthread_mutex_lock(&reserve_lock);
+	if ((size_t)(resv_end - resv_next) < len) {
+		/* A strict overcommit policy (vm.overcommit_memory=2) charges
+		 * the whole mapping, MAP_NORESERVE or not: settle for less. */
+		size_t size = resv_size;
+		void *p;
+		while ((p = map_noreserve(size)) == MAP_FAILED && size / 2 >= RESERVE_MIN)
+			size /= 2;
+		if (p == MAP_FAILED) {
+			pthread_mutex_unlock(&reserve_lock);
+			return NULL;
+		}
+		VG_NOACCESS(p, size); /* else memcheck's leak check reads it all */
+		resv_next = p;
+		resv_end = resv_next + size;
+		resv_size = size * 2 <= RESERVE_MAX ? size * 2 : size;
+	}
+	char *p = resv_next;
+	resv_next += len;
+	pthread_mutex_unlock(&reserve_lock);
+	return p;
+}
+
+/* Only for an error path: the hole is never reused (it stays unmapped). */
 static void batch_unmap(const struct batch *b)
 {
 	munmap(b->base, b->n * b->stride);
@@ -568,6 +641,29 @@ static int install_guard(char *g, uint8_t guard)
 	return 0;
 }
 
+/* The guards of a madvise batch with one system call, as far as the
+ * kernel takes them (it may stop short); returns how many it installed.
+ * A kernel before 6.15 knows no PIDFD_SELF_THREAD_GROUP, one before 6.13
+ * takes no guard advice from process_madvise: both refuse the first call,
+ * and every batch after that takes the guards one by one. */
+static unsigned install_guards_vector(const struct batch *b)
+{
+	if (atomic_load_u32(&no_vector_madvise))
+		return 0;
+	struct iovec v[BATCH_MAX];
+	for (unsigned i = 0; i < b->n; i++) {
+		v[i].iov_base = b->base + i * b->stride;
+		v[i].iov_len = guardsz;
+	}
+	long done = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, v,
+			    (size_t)b->n, MADV_GUARD_INSTALL, 0u);
+	if (done < 0) {
+		atomic_store_u32(&no_vector_madvise, 1);
+		return 0;
+	}
+	return (unsigned)((size_t)done / guardsz);
+}
+
 static int batch_map(unsigned k, struct batch *b)
 {
 	b->k = k;
@@ -575,15 +671,15 @@ static int batch_map(unsigned k, struct batch *b)
 	size_t n = BATCH_BYTES / b->stride;
 	b->n = n < 1 ? 1 : n > BATCH_MAX ? BATCH_MAX : (unsigned)n;
 	b->guard = batch_guard(b->n);
-	b->base = mmap(NULL, b->n * b->stride, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (b->base == MAP_FAILED) {
+	b->base = reserve(b->n * b->stride);
+	if (b->base == NULL) {
 		if (b->guard == STACK_GUARD_MPROTECT)
 			atomic_add_u64(&guard_maps, -2 * (int64_t)b->n);
 		errno = ENOMEM;
 		return -1;
 	}
-	for (unsigned i = 0; i < b->n; i++) {
+	unsigned i = b->guard == STACK_GUARD_MADVISE ? install_guards_vector(b) : 0;
+	for (; i < b->n; i++) {
 		if (install_guard(b->base + i * b->stride, b->guard) < 0) {
 			batch_unmap(b);
 			errno = ENOMEM;
@@ -787,9 +883,8 @@ static int small_fresh(unsigned k, gor_stack *v, size_t want, size_t *got)
 	/* the slab is a batch of one piece, for batch_unmap */
 	struct batch b = {.stride = SMALL_SLAB, .n = 1, .k = k};
 	b.guard = guard_mode == STACK_GUARD_MPROTECT ? batch_guard(1) : (uint8_t)guard_mode;
-	char *base = mmap(NULL, SMALL_SLAB, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED) {
+	char *base = reserve(SMALL_SLAB);
+	if (base == NULL) {
 		if (b.guard == STACK_GUARD_MPROTECT)
 			atomic_add_u64(&guard_maps, -2);
 		errno = ENOMEM;
