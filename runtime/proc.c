@@ -451,10 +451,6 @@ static struct gor_g *malg(struct gor_p *pp)
 	return gp;
 }
 
-/* Puts a dead G on pp's free list. Its stack goes to the P's stack cache
- * rather than staying with it: during a burst of spawns the Gs that run
- * are fresh ones, and a stack kept on a free G would sit idle while they
- * ask the kernel for more. */
 /* Puts v[0..n) on the global free list as one batch; under sched.lock. */
 static void gfreeputbatch(struct gor_g *const *v, uint32_t n)
 {
@@ -467,6 +463,10 @@ static void gfreeputbatch(struct gor_g *const *v, uint32_t n)
 	atomic_store_u32(&sched.ngfree, atomic_load_u32(&sched.ngfree) + n);
 }
 
+/* Puts a dead G on pp's free list. Its stack goes to the P's stack cache
+ * rather than staying with it: during a burst of spawns the Gs that run
+ * are fresh ones, and a stack kept on a free G would sit idle while they
+ * ask the kernel for more. */
 static void gfput(struct gor_p *pp, struct gor_g *gp)
 {
 	if (gp->stack.lo) {
