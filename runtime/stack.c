@@ -24,6 +24,8 @@
  * (1 GiB); batches and small slabs are cut from the current one in turn,
  * and the rest of one too short for the next request is left unused. A
  * request above RESERVE_MIN (a large class) gets a mapping of its own.
+ * Where the kernel refuses a reservation (strict overcommit, RLIMIT_AS),
+ * a half as large one is tried, down to the size of the request.
  * Why not one mmap per batch, as simple: an mmap takes the process's
  * mmap_lock for writing and grows the neighbouring mapping, so every
  * page fault on a stack of that mapping, on any thread, and every guard
@@ -604,10 +606,11 @@ static char *reserve(size_t len)
 	pthread_mutex_lock(&reserve_lock);
 	if ((size_t)(resv_end - resv_next) < len) {
 		/* A strict overcommit policy (vm.overcommit_memory=2) charges
-		 * the whole mapping, MAP_NORESERVE or not: settle for less. */
+		 * the whole mapping, MAP_NORESERVE or not, and RLIMIT_AS
+		 * counts it: settle for less, down to the request itself. */
 		size_t size = resv_size;
 		void *p;
-		while ((p = map_noreserve(size)) == MAP_FAILED && size / 2 >= RESERVE_MIN)
+		while ((p = map_noreserve(size)) == MAP_FAILED && size / 2 >= len)
 			size /= 2;
 		if (p == MAP_FAILED) {
 			pthread_mutex_unlock(&reserve_lock);
