@@ -482,6 +482,56 @@ START_TEST(test_enomem)
 }
 END_TEST
 
+static size_t vm_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long vmpages = 0;
+	REQUIRE(f != NULL && fscanf(f, "%lu", &vmpages) == 1);
+	fclose(f);
+	return vmpages * page();
+}
+
+/* Under RLIMIT_AS, a reservation the limit refuses is halved until it
+ * fits (stack.c, RESERVATIONS): stacks keep coming until the address
+ * space is nearly all used, not only until the next 64 MiB or more. */
+static void body_reserve_fallback(void *arg)
+{
+	(void)arg;
+	init_all();
+	struct rlimit rl;
+	REQUIRE(getrlimit(RLIMIT_AS, &rl) == 0);
+	size_t limit = vm_bytes() + 100 * MiB;
+	rl.rlim_cur = limit;
+	REQUIRE(setrlimit(RLIMIT_AS, &rl) == 0);
+	void *p = mmap(NULL, 512 * MiB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED)
+		_exit(SKIP);
+	enum { N = 2000 }; /* 625 MiB of default stacks: more than fits */
+	static gor_stack v[N];
+	int n = 0;
+	while (n < N && stackalloc(NULL, 0, &v[n]) == 0)
+		n++;
+	REQUIRE(n < N && errno == ENOMEM);
+	/* What is left is less than a batch (16 MiB) and the malloc of the
+	 * pool's growth: a reservation that only doubled would have stopped
+	 * at the first one not to fit, with tens of MiB to spare. */
+	REQUIRE(vm_bytes() + 24 * MiB >= limit);
+	for (int i = 0; i < n; i++)
+		stackfree(NULL, &v[i]);
+}
+
+START_TEST(test_reserve_fallback)
+{
+	if (ON_VALGRIND())
+		return;
+	struct child r;
+	run_child(body_reserve_fallback, NULL, NULL, 20, &r);
+	if (!skipped(&r, "RLIMIT_AS not enforced"))
+		expect_exit(&r, 0);
+}
+END_TEST
+
 /* ---- Pools ------------------------------------------------------------------ */
 
 static bool contains(char *const *v, size_t n, const char *p)
@@ -989,6 +1039,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, test_env_size);
 	tcase_add_test(tc, test_einval);
 	tcase_add_test(tc, test_enomem);
+	tcase_add_test(tc, test_reserve_fallback);
 	tcase_add_test(tc, test_cache_reuse);
 	tcase_add_test(tc, test_pool_bound);
 	tcase_add_test(tc, test_many_madvise);
