@@ -29,8 +29,9 @@
  * Why not one mmap per batch, as simple: an mmap takes the process's
  * mmap_lock for writing and grows the neighbouring mapping, so every
  * page fault on a stack of that mapping, on any thread, and every guard
- * install wait for it. At 300 batches a second (100,000 goroutines asleep
- * at once, bench/sleepers) that convoy cost a fifth of the run.
+ * install wait for it. At about 300 batches in a run of 80 ms (bench/
+ * sleepers: 100,000 goroutines, up to 20,000 asleep at once) that convoy
+ * cost 8 % of the run (docs/performance.md, "Stack address space").
  * In madvise mode the guards of a batch take one process_madvise call
  * rather than one madvise each, where the kernel allows it (>= 6.15).
  *
