@@ -6,8 +6,8 @@
 # and bench/floor.c; then runs every selected workload in each configuration
 # (P1, P2; primary first) as fresh processes, gor and Go alternately (the
 # pthread baseline too where there is one): 5 rounds in full mode (cpupar
-# 11), 1 in quick mode (smaller sizes where the defaults take long). It prints one
-# table (median, Go/gor ratio, min..max spread) and writes it to
+# 11), 1 in quick mode (smaller sizes where the defaults take long). It
+# prints one table (median, Go/gor ratio, min..max spread) and writes it to
 # BUILD_DIR/bench.md and BUILD_DIR/bench.json; floor runs once.
 #
 # echo is a server: each run starts bench/echo (gor) or bench/go/echo

@@ -442,6 +442,44 @@ START_TEST(test_einval)
 }
 END_TEST
 
+static size_t vm_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long vmpages = 0;
+	REQUIRE(f != NULL && fscanf(f, "%lu", &vmpages) == 1);
+	fclose(f);
+	return vmpages * page();
+}
+
+/* Lowers RLIMIT_AS to what is mapped now plus extra bytes and returns the
+ * limit; the child exits SKIP where the limit is not enforced (a 512 MiB
+ * mapping still succeeds). */
+static size_t limit_address_space(size_t extra)
+{
+	struct rlimit rl;
+	REQUIRE(getrlimit(RLIMIT_AS, &rl) == 0);
+	size_t limit = vm_bytes() + extra;
+	rl.rlim_cur = limit;
+	REQUIRE(setrlimit(RLIMIT_AS, &rl) == 0);
+	void *p = mmap(NULL, 512 * MiB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED)
+		_exit(SKIP);
+	return limit;
+}
+
+/* Runs body in a child under limit_address_space; valgrind manages the
+ * client's address space itself, so there it runs nothing. */
+static void expect_rlimit_child_ok(void (*body)(void *))
+{
+	if (ON_VALGRIND())
+		return;
+	struct child r;
+	run_child(body, NULL, NULL, 20, &r);
+	if (!skipped(&r, "RLIMIT_AS not enforced"))
+		expect_exit(&r, 0);
+}
+
 /* The kernel refusing: ENOMEM, and nothing left behind. */
 static void body_enomem(void *arg)
 {
@@ -449,18 +487,7 @@ static void body_enomem(void *arg)
 	init_all();
 	size_t maps = count_maps();
 	/* Room for a default batch (16 MiB) but not for a 512 MiB stack. */
-	struct rlimit rl;
-	REQUIRE(getrlimit(RLIMIT_AS, &rl) == 0);
-	FILE *f = fopen("/proc/self/statm", "re");
-	unsigned long vmpages = 0;
-	REQUIRE(f != NULL && fscanf(f, "%lu", &vmpages) == 1);
-	fclose(f);
-	rl.rlim_cur = vmpages * page() + 64 * MiB;
-	REQUIRE(setrlimit(RLIMIT_AS, &rl) == 0);
-	void *p = mmap(NULL, 512 * MiB, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p != MAP_FAILED)
-		_exit(SKIP);
+	limit_address_space(64 * MiB);
 	gor_stack s;
 	errno = 0;
 	REQUIRE(stackalloc(NULL, 512 * MiB, &s) == -1);
@@ -472,24 +499,9 @@ static void body_enomem(void *arg)
 
 START_TEST(test_enomem)
 {
-	/* valgrind manages the client's address space itself. */
-	if (ON_VALGRIND())
-		return;
-	struct child r;
-	run_child(body_enomem, NULL, NULL, 20, &r);
-	if (!skipped(&r, "RLIMIT_AS not enforced"))
-		expect_exit(&r, 0);
+	expect_rlimit_child_ok(body_enomem);
 }
 END_TEST
-
-static size_t vm_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "re");
-	unsigned long vmpages = 0;
-	REQUIRE(f != NULL && fscanf(f, "%lu", &vmpages) == 1);
-	fclose(f);
-	return vmpages * page();
-}
 
 /* Under RLIMIT_AS, a reservation the limit refuses is halved until it
  * fits (stack.c, RESERVATIONS): stacks keep coming until the address
@@ -498,15 +510,7 @@ static void body_reserve_fallback(void *arg)
 {
 	(void)arg;
 	init_all();
-	struct rlimit rl;
-	REQUIRE(getrlimit(RLIMIT_AS, &rl) == 0);
-	size_t limit = vm_bytes() + 100 * MiB;
-	rl.rlim_cur = limit;
-	REQUIRE(setrlimit(RLIMIT_AS, &rl) == 0);
-	void *p = mmap(NULL, 512 * MiB, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p != MAP_FAILED)
-		_exit(SKIP);
+	size_t limit = limit_address_space(100 * MiB);
 	enum { N = 2000 }; /* 625 MiB of default stacks: more than fits */
 	static gor_stack v[N];
 	int n = 0;
@@ -523,12 +527,7 @@ static void body_reserve_fallback(void *arg)
 
 START_TEST(test_reserve_fallback)
 {
-	if (ON_VALGRIND())
-		return;
-	struct child r;
-	run_child(body_reserve_fallback, NULL, NULL, 20, &r);
-	if (!skipped(&r, "RLIMIT_AS not enforced"))
-		expect_exit(&r, 0);
+	expect_rlimit_child_ok(body_reserve_fallback);
 }
 END_TEST
 
