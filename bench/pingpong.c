@@ -5,9 +5,13 @@
  * Timed (gor_now): from just before B is spawned until main's loop ends.
  * Figure: ns per round trip (two rendezvous handoffs) = elapsed / N.
  * Check: sum == N(N-1)/2.
+ * -timer D (not in the anchor): a gor_after timer set D ahead stays pending
+ * through the run, as a program's ticker or timeout would; checked not to
+ * have fired before the end. Printed as timer_ms= when set.
  */
 #include "bench.h"
 #include "gor.h"
+#include "pending.h"
 
 static long long n;
 static gor_chan *ping, *pong;
@@ -28,14 +32,17 @@ static void b_task(void *arg)
 int main(int argc, char **argv)
 {
 	long long p = 1;
+	int64_t timer = 0;
 
 	n = 5000000;
 	BENCH_FLAGS(argc, argv,
 		    { "p", BENCH_INT, &p, "MAXPROCS (GOMAXPROCS)" },
-		    { "n", BENCH_INT, &n, "round trips" });
+		    { "n", BENCH_INT, &n, "round trips" },
+		    { "timer", BENCH_DURATION, &timer, "a timer pending this far ahead (0: none)" });
 	bench_positive("p", p);
 	bench_positive("n", n);
 	gor_maxprocs((int)p);
+	gor_chan *pending = bench_pending_timer(timer);
 
 	ping = gor_chan_make(sizeof(int64_t), 0);
 	pong = gor_chan_make(sizeof(int64_t), 0);
@@ -56,9 +63,10 @@ int main(int argc, char **argv)
 	}
 	int64_t el = gor_now() - t0;
 
+	bench_check_pending(pending);
 	if (sum != (int64_t)n * (n - 1) / 2)
 		bench_fail("sum %lld, want %lld", (long long)sum, n * (n - 1) / 2);
-	printf("pingpong/P%lld: %.2f ns/op roundtrips=%lld total_ms=%.1f\n",
-	       p, (double)el / (double)n, n, (double)el / 1e6);
+	printf("pingpong/P%lld: %.2f ns/op roundtrips=%lld total_ms=%.1f%s\n",
+	       p, (double)el / (double)n, n, (double)el / 1e6, bench_timer_key(timer));
 	return 0;
 }

@@ -4,9 +4,13 @@
  * Timed (gor_now): from just before the first spawn until the wait returns.
  * Figure: ns per switch = elapsed / (2N). Check: both goroutines counted all
  * their N yields.
+ * -timer D (not in the anchor): a gor_after timer set D ahead stays pending
+ * through the run, as a program's ticker or timeout would; checked not to
+ * have fired before the end. Printed as timer_ms= when set.
  */
 #include "bench.h"
 #include "gor.h"
+#include "pending.h"
 
 static long long n;
 static gor_waitgroup wg;
@@ -25,14 +29,17 @@ static void worker(void *arg)
 int main(int argc, char **argv)
 {
 	long long p = 1;
+	int64_t timer = 0;
 
 	n = 10000000;
 	BENCH_FLAGS(argc, argv,
 		    { "p", BENCH_INT, &p, "MAXPROCS (GOMAXPROCS)" },
-		    { "n", BENCH_INT, &n, "gor_yield calls per goroutine" });
+		    { "n", BENCH_INT, &n, "gor_yield calls per goroutine" },
+		    { "timer", BENCH_DURATION, &timer, "a timer pending this far ahead (0: none)" });
 	bench_positive("p", p);
 	bench_positive("n", n);
 	gor_maxprocs((int)p);
+	gor_chan *pending = bench_pending_timer(timer);
 
 	if (gor_wg_add(&wg, 2) != 0)
 		bench_fail("gor_wg_add: %s", strerror(errno));
@@ -43,11 +50,12 @@ int main(int argc, char **argv)
 	gor_wg_wait(&wg);
 	int64_t el = gor_now() - t0;
 
+	bench_check_pending(pending);
 	for (int i = 0; i < 2; i++)
 		if (done_yields[i] != n)
 			bench_fail("worker %d did %lld yields, want %lld", i, done_yields[i], n);
 	double sw = 2.0 * (double)n;
-	printf("yield/P%lld: %.2f ns/op switches=%lld total_ms=%.1f\n",
-	       p, (double)el / sw, 2 * n, (double)el / 1e6);
+	printf("yield/P%lld: %.2f ns/op switches=%lld total_ms=%.1f%s\n",
+	       p, (double)el / sw, 2 * n, (double)el / 1e6, bench_timer_key(timer));
 	return 0;
 }

@@ -1,5 +1,5 @@
 // Package benchutil holds what the Go twins share: /proc/self/status
-// figures and loud failure.
+// figures, loud failure, and the -timer flag of yield and pingpong.
 package benchutil
 
 import (
@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // KB returns the value of a "Key:   123 kB" line of /proc/self/status in
@@ -50,4 +51,28 @@ func Positive(name string, v int) {
 	if v <= 0 {
 		Fail("-%s must be > 0 (got %d)", name, v)
 	}
+}
+
+// PendingTimer starts the timer of -timer (nil for 0): set that far ahead,
+// it stays pending through the run, as a program's ticker or timeout would.
+func PendingTimer(ahead time.Duration) *time.Timer {
+	if ahead <= 0 {
+		return nil
+	}
+	return time.NewTimer(ahead)
+}
+
+// CheckPending fails the run if the -timer timer fired before its end.
+func CheckPending(t *time.Timer) {
+	if t != nil && !t.Stop() {
+		Fail("the -timer fired during the run: set it further ahead")
+	}
+}
+
+// TimerKey is " timer_ms=N" for the result line, "" without a timer.
+func TimerKey(ahead time.Duration) string {
+	if ahead <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" timer_ms=%d", ahead.Milliseconds())
 }
