@@ -139,6 +139,21 @@ static inline int64_t coarsetime(void)
 {
 	return (int64_t)atomic_load_u64(&coarseclock);
 }
+/* nanotime refreshes coarseclock once it is COARSE_STEP old; sysmon reads
+ * the clock at least every SYSMON_TICK_MAX while a P runs (sysmon.c). */
+#define COARSE_STEP GOR_MILLISECOND
+#define SYSMON_TICK_MAX (10 * GOR_MILLISECOND)
+/* How far coarseclock may lag the clock while a P runs, with one whole
+ * tick of slack for a late sysmon: see "Is a timer due?" in time.c. */
+#define TIMER_LEAD (2 * SYSMON_TICK_MAX + COARSE_STEP)
+
+/* Whether the timer at `when` is due. A look that one load answers for a
+ * timer further than TIMER_LEAD ahead of coarseclock, and a clock read
+ * otherwise: the switch asks at every hand-off while any timer is set. */
+static inline bool timer_due(int64_t when)
+{
+	return when - TIMER_LEAD <= coarsetime() && when <= nanotime();
+}
 
 /* ---- proc.c: G, M, P and the scheduler ---------------------------------- */
 

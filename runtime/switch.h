@@ -189,7 +189,7 @@ static inline __attribute__((always_inline)) struct gor_g *fastpick(struct gor_m
 	if (unlikely(++mp->schedtick % 61 == 0) && atomic_load_u32(&sched.runqsize) > 0)
 		return NULL;
 	int64_t when0 = (int64_t)atomic_load_u64(&pp->timers.when0);
-	if (unlikely(when0 != INT64_MAX) && when0 <= nanotime())
+	if (unlikely(when0 != INT64_MAX) && timer_due(when0))
 		return NULL;
 	gp = runqget(pp);
 	if (gp == NULL) {

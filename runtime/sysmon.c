@@ -13,7 +13,9 @@
  *     (netpoll_sysmon_poll, the netpoller's to define);
  *   - every 100 ms, and before it sleeps in an idle program, the stack
  *     scavenger (stackscavenge in stack.c).
- * Reading the clock every tick also keeps coarsetime() fresh (time.c).
+ * Reading the clock every tick also keeps coarsetime() fresh, which the
+ * switch's look at the timers relies on ("Is a timer due?" in time.c):
+ * while any P runs, the tick never exceeds SYSMON_TICK_MAX.
  *
  * The tick, as Go's: 20 us while it finds something to do, doubling
  * after 50 idle ticks (1 ms) up to 10 ms. When every P is idle there is
@@ -85,7 +87,7 @@
 #define SCAVENGE_NS (100 * GOR_MILLISECOND)
 enum {
 	TICK_MIN_US = 20,
-	TICK_MAX_US = 10000,
+	TICK_MAX_US = SYSMON_TICK_MAX / 1000,
 	IDLE_TICKS_BEFORE_BACKOFF = 50,
 	SYSMON_STACK = 256 * 1024,
 };

@@ -1,8 +1,9 @@
 /*
  * check_timer.c - gor_after and gor_tick: values and timing (with
- * generous bounds: the machine is shared), stopping a timer by freeing its
- * channel before it fires, and the race of freeing it while another M is
- * running it, which must neither crash nor deliver into freed memory.
+ * generous bounds: the machine is shared), a far timer firing while
+ * goroutines only yield, stopping a timer by freeing its channel before
+ * it fires, and the race of freeing it while another M is running it,
+ * which must neither crash nor deliver into freed memory.
  */
 #include "testutil.h"
 
@@ -88,6 +89,45 @@ START_TEST(test_free_before_fire)
 }
 END_TEST
 
+/* A timer further ahead than TIMER_LEAD (21 ms) fires while goroutines
+ * only yield and nobody reads the runtime's clock: the switch's cheap
+ * look at the timers then depends on sysmon's clock reads (time.c, "Is a
+ * timer due?"). The waits poll the raw clock (tu_now), not gor_now. */
+static atomic_int far_done;
+static int64_t far_stamp;
+
+static void far_receiver(void *arg)
+{
+	if (gor_recv(arg, &far_stamp) != 1)
+		far_stamp = -1;
+	atomic_fetch_add(&far_done, 1);
+}
+
+static void far_yielder(void *arg)
+{
+	(void)arg;
+	TU_WAIT_YIELD(atomic_load(&far_done) > 0, "yielder: the 100 ms timer has not fired");
+	atomic_fetch_add(&far_done, 1);
+}
+
+START_TEST(test_far_timer_while_yielding)
+{
+	gor_maxprocs(_i + 1);
+	atomic_store(&far_done, 0);
+	int64_t t0 = gor_now();
+	gor_chan *c = gor_after(100 * GOR_MILLISECOND);
+	ck_assert_ptr_nonnull(c);
+	TU_GO(far_receiver, c);
+	TU_GO(far_yielder, NULL);
+	TU_WAIT_YIELD(atomic_load(&far_done) == 2,
+		      "a 100 ms timer has not fired while goroutines yield (%d of 2 done)",
+		      atomic_load(&far_done));
+	ck_assert_msg(far_stamp >= t0 + 100 * GOR_MILLISECOND, "stamp %lld, timer set at %lld",
+		      (long long)far_stamp, (long long)t0);
+	gor_chan_free(c);
+}
+END_TEST
+
 static atomic_int racers_done;
 
 static void free_racer(void *arg)
@@ -126,6 +166,7 @@ int main(void)
 	tcase_add_test(tc, test_tick_drops_when_full);
 	tcase_add_test(tc, test_tick_invalid);
 	tcase_add_test(tc, test_free_before_fire);
+	tcase_add_loop_test(tc, test_far_timer_while_yielding, 0, 2);
 	tcase_add_test(tc, test_free_while_firing);
 	return tu_srunner_run(s);
 }
