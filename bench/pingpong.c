@@ -5,9 +5,7 @@
  * Timed (gor_now): from just before B is spawned until main's loop ends.
  * Figure: ns per round trip (two rendezvous handoffs) = elapsed / N.
  * Check: sum == N(N-1)/2.
- * -timer D (not in the anchor): a gor_after timer set D ahead stays pending
- * through the run, as a program's ticker or timeout would; checked not to
- * have fired before the end. Printed as timer_ms= when set.
+ * -timer D (not in the anchor): one timer pending D ahead; see pending.h.
  */
 #include "bench.h"
 #include "gor.h"

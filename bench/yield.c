@@ -4,9 +4,7 @@
  * Timed (gor_now): from just before the first spawn until the wait returns.
  * Figure: ns per switch = elapsed / (2N). Check: both goroutines counted all
  * their N yields.
- * -timer D (not in the anchor): a gor_after timer set D ahead stays pending
- * through the run, as a program's ticker or timeout would; checked not to
- * have fired before the end. Printed as timer_ms= when set.
+ * -timer D (not in the anchor): one timer pending D ahead; see pending.h.
  */
 #include "bench.h"
 #include "gor.h"

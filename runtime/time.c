@@ -9,7 +9,9 @@
  * any P's due timers (checkalltimers in proc.c), so an idle P's timers fire
  * too. The earliest `when` of each heap is mirrored in timers.when0, an
  * atomic the scheduler reads without the lock; one sleeping M waits until
- * the earliest when0 of all Ps (see sleep_without_p in proc.c).
+ * the earliest when0 of all Ps (see sleep_without_p in proc.c). The
+ * switch compares when0 with coarseclock first and reads the clock only
+ * for a timer within TIMER_LEAD (see "Is a timer due?" below).
  *
  * A timer's life (timer.state):
  *   IDLE -addtimer-> WAITING -due-> RUNNING -f returns-> IDLE
@@ -34,6 +36,9 @@
  * timer.pp is written under the old and new P's lock and read atomically
  * by deltimer, which re-checks it after locking. f runs without the lock,
  * because it may take sched.lock (lock order: sched.lock, then timers).
+ * coarseclock: any thread's nanotime stores it, relaxed, with no lock; two
+ * racing stores may leave the older reading, which still never runs
+ * ahead of the clock, and that is all timer_due needs of it.
  */
 #include <errno.h>
 #include <sched.h>
