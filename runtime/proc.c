@@ -481,8 +481,10 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 #endif
 	gp->nativestack = 0;
 	gp->ctx.sp = NULL;
-	free(gp->name); /* a dead goroutine's name is shown nowhere */
-	gp->name = NULL;
+	if (gp->name) { /* most have none: no call to free(NULL) per exit */
+		free(gp->name); /* a dead goroutine's name is shown nowhere */
+		gp->name = NULL;
+	}
 	pp->gfree[pp->gfreecnt++] = gp;
 	if (pp->gfreecnt < GFREE_LOCAL_MAX)
 		return;

@@ -45,7 +45,7 @@ void execute_bind(struct gor_m *mp, struct gor_g *gp);
 bool runqputslow(struct gor_p *pp, struct gor_g *gp, uint32_t head, uint32_t tail);
 void finish_after_slow(struct gor_m *mp);
 
-static inline void pstat_inc(atomic_u64 *c)
+static inline __attribute__((always_inline)) void pstat_inc(atomic_u64 *c)
 {
 	atomic_store_u64(c, atomic_load_u64(c) + 1);
 }
