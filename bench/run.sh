@@ -348,7 +348,14 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 MD=$B/bench.md
 JSON=$B/bench.json
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+# jstr S: S as a JSON string (backslashes, quotes, newlines and tabs escaped).
+jstr() {
+	local s=${1//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\t'/\\t}
+	printf '"%s"' "$s"
+}
 jnum() { if [ -n "$1" ]; then printf '%s' "$1"; else printf null; fi; }
 # jimpl FILE KEY: {"median":..,"min":..,"max":..,"runs":[..]} or null.
 jimpl() {
@@ -373,6 +380,8 @@ jimpl() {
 ROWS=""
 add_row() { ROWS="${ROWS:+$ROWS,
 }$1"; }
+declare -A RATIO=() GMED=() # by workload_Pn, for the targets below
+sg="" so="" st=""
 
 for w in $SEL; do
 	read -r key unit <<EOF
@@ -385,6 +394,8 @@ EOF
 		gm=${g%% *} om=${o%% *} tm=${t%% *}
 		ratio="" gs="" os="" note=""
 		if [ -n "$gm" ] && [ -n "$om" ]; then ratio=$(awk -v a="$om" -v b="$gm" 'BEGIN {if (b > 0) printf "%.2f", a / b}'); fi
+		RATIO[${w}_P$p]=$ratio
+		GMED[${w}_P$p]=$gm
 		gs=$(spread "$g")
 		os=$(spread "$o")
 		for k2 in $(second "$w"); do
@@ -399,7 +410,7 @@ EOF
 		add_row "$(printf '{"workload":"%s","p":%s,"key":"%s","unit":"%s","gor":%s,"go":%s,"pthread":%s,"ratio_go_over_gor":%s,"args":%s}' \
 			"$w" "$p" "$key" "$unit" "$(jimpl "$OUT/res/gor_${w}_P$p" "$key")" \
 			"$(jimpl "$OUT/res/go_${w}_P$p" "$key")" "$(jimpl "$OUT/res/pthread_${w}_P$p" "$key")" \
-			"$(jnum "$ratio")" "$(jstr "$(args gor "$w")")")"
+			"$(jnum "$ratio")" "$(jstr "$(args gor "$w" | paste -sd' ' -)")")"
 	done
 	if [ "$w" = cpupar ]; then
 		speedup() { # speedup IMPL: median wall P1 / median wall P2
@@ -415,6 +426,67 @@ EOF
 			"$(jnum "$sg")" "$(jnum "$so")" "$(jnum "$st")")"
 	fi
 done
+
+# Issue 4's targets, judged on the medians above (full mode only: quick
+# mode runs smaller sizes once). Each line: workload, P, and either
+# "ratio X" (Go/gor at least X) or "max X" (gor's figure at most X).
+targets() {
+	cat <<'EOF'
+yield 1 ratio 3
+spawn 1 ratio 4
+spawn 2 ratio 4
+pingpong 1 ratio 3.5
+pingpong 2 ratio 3.5
+prodcons 2 ratio 2
+select 1 ratio 3
+threadring 1 ratio 3
+skynet 2 ratio 2.5
+sleepers 2 ratio 2
+mutex 2 ratio 1
+idlemem 1 max 4600
+idlemem2k 1 max 2900
+EOF
+}
+TJSON=""
+tjson() { TJSON="${TJSON:+$TJSON,}$(printf '{"target":%s,"value":%s,"met":%s}' "$(jstr "$1")" "$(jnum "$2")" "$3")"; }
+if [ "$MODE" = full ]; then
+	nt=0 nmet=0
+	{
+		echo
+		echo "Issue 4's targets (docs/performance.md), on the medians above:"
+		echo
+		echo "| target | measured | met |"
+		echo "| --- | --- | --- |"
+	} >>"$MD"
+	while read -r w p kind x; do
+		case " $SEL " in *" $w "*) ;; *) continue ;; esac
+		if [ "$kind" = ratio ]; then
+			v=${RATIO[${w}_P$p]:-} desc="$w P$p: Go/gor at least $x"
+		else
+			read -r key _ <<<"$(metric "$w")"
+			v=${GMED[${w}_P$p]:-} desc="$w P$p: $key at most $x"
+		fi
+		met=false
+		if [ -n "$v" ] && awk -v v="$v" -v x="$x" -v k="$kind" 'BEGIN {exit !(k == "ratio" ? v >= x : v <= x)}'; then met=true; fi
+		nt=$((nt + 1))
+		if [ "$met" = true ]; then nmet=$((nmet + 1)); fi
+		echo "| $desc | ${v:-FAIL} | $([ "$met" = true ] && echo yes || echo no) |" >>"$MD"
+		tjson "$desc" "$v" "$met"
+	done < <(targets)
+	case " $SEL " in *" cpupar "*)
+		met=false
+		if [ -n "$sg" ] && [ -n "$st" ] && awk -v g="$sg" -v t="$st" 'BEGIN {exit !(g >= 0.95 * t)}'; then met=true; fi
+		nt=$((nt + 1))
+		if [ "$met" = true ]; then nmet=$((nmet + 1)); fi
+		echo "| cpupar: speedup P1/P2 at least 95 % of pthread's | ${sg:-FAIL} against ${st:-FAIL} | $([ "$met" = true ] && echo yes || echo no) |" >>"$MD"
+		tjson "cpupar: speedup P1/P2 at least 95 % of pthread's" "$sg" "$met"
+		;;
+	esac
+	{
+		echo
+		echo "$nmet of $nt targets met."
+	} >>"$MD"
+fi
 
 FLOOR_JSON=""
 if [ -n "$FLOOR_OUT" ]; then
@@ -441,7 +513,7 @@ fi
 	printf '{"mode":%s,"rounds":%s,"rev":%s,"cpus":%s,"cpu":%s,"cc":%s,"go":%s,"loadavg_start":%s,"loadavg_end":%s,\n' \
 		"$(jstr "$MODE")" "$ROUNDS" "$(jstr "$INFO_REV")" "$(nproc)" "$(jstr "$INFO_CPU")" \
 		"$(jstr "$INFO_CC")" "$(jstr "$INFO_GO")" "$(jstr "$LOAD0")" "$(jstr "$LOAD1")"
-	printf '"floor_ns":{%s},\n"results":[\n%s\n],\n"failures":[' "$FLOOR_JSON" "$ROWS"
+	printf '"floor_ns":{%s},\n"results":[\n%s\n],\n"targets":[%s],\n"failures":[' "$FLOOR_JSON" "$ROWS" "$TJSON"
 	first=1
 	while IFS= read -r l; do
 		[ "$first" = 1 ] || printf ','
