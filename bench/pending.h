@@ -38,7 +38,8 @@ static const char *bench_timer_key(int64_t ahead)
 
 	if (ahead <= 0)
 		return "";
-	snprintf(key, sizeof key, " timer_ms=%.0f", (double)ahead / 1e6);
+	/* whole milliseconds, as the Go twin's Duration.Milliseconds */
+	snprintf(key, sizeof key, " timer_ms=%lld", (long long)(ahead / GOR_MILLISECOND));
 	return key;
 }
 

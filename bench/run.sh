@@ -7,8 +7,9 @@
 # (P1, P2; primary first) as fresh processes, gor and Go alternately (the
 # pthread baseline too where there is one): 5 rounds in full mode (cpupar
 # 11), 1 in quick mode (smaller sizes where the defaults take long). It
-# prints one table (median, Go/gor ratio, min..max spread) and writes it to
-# BUILD_DIR/bench.md and BUILD_DIR/bench.json; floor runs once.
+# prints one table (median, Go/gor ratio, min..max spread), in full mode a
+# second one judging issue 4's targets on those medians, and writes both
+# to BUILD_DIR/bench.md and BUILD_DIR/bench.json; floor runs once.
 #
 # echo is a server: each run starts bench/echo (gor) or bench/go/echo
 # -mode=server (Go) on a loopback port and measures it with the Go twin's
@@ -381,7 +382,7 @@ ROWS=""
 add_row() { ROWS="${ROWS:+$ROWS,
 }$1"; }
 declare -A RATIO=() GMED=() # by workload_Pn, for the targets below
-sg="" so="" st=""
+sg="" st="" # cpupar's speedups, gor's and pthread's
 
 for w in $SEL; do
 	read -r key unit <<EOF

@@ -481,8 +481,10 @@ static void gfput(struct gor_p *pp, struct gor_g *gp)
 #endif
 	gp->nativestack = 0;
 	gp->ctx.sp = NULL;
-	if (gp->name) { /* most have none: no call to free(NULL) per exit */
-		free(gp->name); /* a dead goroutine's name is shown nowhere */
+	/* A dead goroutine's name is shown nowhere. Most have none: no call
+	 * to free(NULL) at every exit. */
+	if (gp->name) {
+		free(gp->name);
 		gp->name = NULL;
 	}
 	pp->gfree[pp->gfreecnt++] = gp;
